@@ -1,0 +1,421 @@
+"""The Ollama dialect: /api/version, tags, ps, show, chat, generate, embed, embeddings.
+
+Ollama-dialect clients see every model Roundhouse offers, cloud and virtual ones included.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from roundhouse.daemon.api.common import daemon_of, first_and_rest, request_meta
+from roundhouse.daemon.api.errors import ApiError
+from roundhouse.daemon.backends.base import BackendError
+from roundhouse.daemon.components import QueueFull
+from roundhouse.daemon.models import ChatChunk, ChatRequest, ChatResult, LoadedModel, ModelInfo, Usage
+from roundhouse.daemon.routing.route import RoutingError
+
+router = APIRouter(prefix="/api", tags=["Ollama dialect"])
+
+# The Ollama API version Roundhouse speaks; clients compare it to enable features.
+OLLAMA_COMPAT_VERSION = "0.12.6"
+NDJSON = "application/x-ndjson"
+
+
+class OllamaMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str = ""
+    images: list[str] | None = None
+    tool_calls: list[dict[str, Any]] | None = None
+    tool_name: str | None = None
+
+
+class OllamaChatRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    model: str = Field(min_length=1)
+    messages: list[OllamaMessage] = Field(default_factory=list)
+    stream: bool = True
+    format: str | dict[str, Any] | None = None
+    options: dict[str, Any] | None = None
+    keep_alive: str | float | None = None
+    tools: list[dict[str, Any]] | None = None
+    think: bool | str | None = None
+
+
+class GenerateRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    model: str = Field(min_length=1)
+    prompt: str | None = None
+    suffix: str | None = None
+    system: str | None = None
+    stream: bool = True
+    format: str | dict[str, Any] | None = None
+    options: dict[str, Any] | None = None
+    keep_alive: str | float | None = None
+    raw: bool | None = None
+    images: list[str] | None = None
+
+
+class ShowRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    model: str | None = None
+    name: str | None = None
+
+
+class EmbedRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    model: str = Field(min_length=1)
+    input: str | list[str]
+    truncate: bool | None = None
+    options: dict[str, Any] | None = None
+    keep_alive: str | float | None = None
+
+
+class LegacyEmbeddingsRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    model: str = Field(min_length=1)
+    prompt: str
+    options: dict[str, Any] | None = None
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _details(model: ModelInfo) -> dict[str, Any]:
+    return {
+        "parent_model": "",
+        "format": "gguf" if model.local and not model.virtual else "",
+        "family": model.family,
+        "families": [model.family] if model.family else None,
+        "parameter_size": model.parameter_size,
+        "quantization_level": model.quantization,
+    }
+
+
+def _tag(model: ModelInfo) -> dict[str, Any]:
+    return {
+        "name": model.id,
+        "model": model.id,
+        "modified_at": _now(),
+        "size": model.size_bytes,
+        "digest": "",
+        "details": _details(model),
+    }
+
+
+def _ps_row(loaded: LoadedModel, info: ModelInfo | None) -> dict[str, Any]:
+    return {
+        "name": loaded.id,
+        "model": loaded.id,
+        "size": loaded.size_bytes,
+        "digest": "",
+        "details": _details(info) if info else {},
+        "expires_at": loaded.expires_at or "0001-01-01T00:00:00Z",
+        "size_vram": loaded.size_vram,
+        "context_length": loaded.context_length,
+    }
+
+
+def _sampling(options: dict[str, Any] | None) -> dict[str, Any]:
+    """Ollama options -> ChatRequest fields; the rest stay runner options."""
+    options = dict(options or {})
+    fields: dict[str, Any] = {}
+    for ours, theirs in (("temperature", "temperature"), ("top_p", "top_p"), ("seed", "seed"), ("max_tokens", "num_predict")):
+        if theirs in options:
+            fields[ours] = options.pop(theirs)
+    if "stop" in options:
+        stop = options.pop("stop")
+        fields["stop"] = [stop] if isinstance(stop, str) else stop
+    fields["options"] = options
+    return fields
+
+
+def _response_format(fmt: str | dict[str, Any] | None) -> dict[str, Any] | None:
+    if fmt == "json":
+        return {"type": "json_object"}
+    if isinstance(fmt, dict):
+        return {"type": "json_schema", "json_schema": {"name": "response", "schema": fmt}}
+    return None
+
+
+def _openai_messages(messages: list[OllamaMessage]) -> list[dict[str, Any]]:
+    converted: list[dict[str, Any]] = []
+    for index, message in enumerate(messages):
+        out: dict[str, Any] = {"role": message.role, "content": message.content}
+        if message.images:
+            out["content"] = [{"type": "text", "text": message.content}] + [
+                {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{image}"}} for image in message.images
+            ]
+        if message.tool_calls:
+            out["tool_calls"] = [
+                {
+                    "id": f"call_{index}_{i}",
+                    "type": "function",
+                    "function": {
+                        "name": call.get("function", {}).get("name", ""),
+                        "arguments": json.dumps(call.get("function", {}).get("arguments", {})),
+                    },
+                }
+                for i, call in enumerate(message.tool_calls)
+            ]
+        if message.role == "tool":
+            out["tool_call_id"] = message.tool_name or "tool"
+            if message.tool_name:
+                out["name"] = message.tool_name
+        converted.append(out)
+    return converted
+
+
+def _ollama_tool_calls(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    result = []
+    for call in calls:
+        fn = call.get("function", {})
+        arguments = fn.get("arguments") or "{}"
+        try:
+            parsed = json.loads(arguments) if isinstance(arguments, str) else arguments
+        except ValueError:
+            parsed = {}
+        result.append({"function": {"name": fn.get("name", ""), "arguments": parsed}})
+    return result
+
+
+def _final_fields(result_usage: Any, started: float, finish: str) -> dict[str, Any]:
+    total_ns = int((time.perf_counter() - started) * 1e9)
+    return {
+        "done": True,
+        "done_reason": finish,
+        "total_duration": total_ns,
+        "load_duration": 0,
+        "prompt_eval_count": result_usage.prompt_tokens,
+        "prompt_eval_duration": 0,
+        "eval_count": result_usage.completion_tokens,
+        "eval_duration": total_ns,
+    }
+
+
+def _done_reason(finish: str | None) -> str:
+    return "length" if finish == "length" else "stop"
+
+
+Shape = Literal["chat", "generate"]
+
+
+def _line(shape: Shape, model: str, content: str, tool_calls: list[dict[str, Any]] | None) -> dict[str, Any]:
+    line: dict[str, Any] = {"model": model, "created_at": _now()}
+    if shape == "generate":
+        line["response"] = content
+    else:
+        message: dict[str, Any] = {"role": "assistant", "content": content}
+        if tool_calls:
+            message["tool_calls"] = _ollama_tool_calls(tool_calls)
+        line["message"] = message
+    return line
+
+
+async def _ndjson(
+    shape: Shape, model: str, first: ChatChunk | None, rest: AsyncIterator[ChatChunk], started: float
+) -> AsyncIterator[bytes]:
+    usage = None
+    finish: str | None = None
+    try:
+        chunk = first
+        while chunk is not None:
+            if chunk.usage is not None:
+                usage = chunk.usage
+            finish = chunk.finish_reason or finish
+            if chunk.content or chunk.tool_calls:
+                line = _line(shape, model, chunk.content, chunk.tool_calls)
+                line["done"] = False
+                yield json.dumps(line, separators=(",", ":")).encode() + b"\n"
+            chunk = await anext(rest, None)
+    except (BackendError, QueueFull) as exc:
+        yield json.dumps({"error": str(exc)}).encode() + b"\n"
+        return
+    final = _line(shape, model, "", None)
+    final.update(_final_fields(usage or Usage(), started, _done_reason(finish)))
+    yield json.dumps(final, separators=(",", ":")).encode() + b"\n"
+
+
+async def _respond(request: Request, chat: ChatRequest, shape: Shape) -> Response:
+    started = time.perf_counter()
+    exchange = await daemon_of(request).gateway.open(chat)
+    model = exchange.route.model.id
+    first, rest = await first_and_rest(exchange.chunks)
+    if chat.stream:
+        return StreamingResponse(_ndjson(shape, model, first, rest, started), media_type=NDJSON, headers=exchange.headers)
+    chunks = [first] if first is not None else []
+    chunks += [c async for c in rest]
+    result = ChatResult.from_chunks(chunks)
+    body = _line(shape, model, result.content, result.tool_calls)
+    body.update(_final_fields(result.usage, started, _done_reason(result.finish_reason)))
+    return JSONResponse(body, headers=exchange.headers)
+
+
+async def _load_or_unload(request: Request, name: str, keep_alive: str | float | None, kind: str) -> JSONResponse:
+    """Ollama's load-only form (no prompt/messages) and unload form (keep_alive 0)."""
+    d = daemon_of(request)
+    await d.catalog.refresh()
+    target = d.catalog.resolve(name)
+    if target is None:
+        virtual = {m.id for m in d.catalog.virtual_models()}
+        if name in virtual:
+            return JSONResponse(_load_body(name, kind, "load"))
+        raise ApiError(404, f"model '{name}' not found", code="model_not_found")
+    unload = keep_alive in (0, "0", "0s", "0m")
+    manager = d.residency
+    if unload:
+        action = getattr(manager, "unload", None)
+        await (action(target) if callable(action) else target.backend.unload(target.model))
+    else:
+        action = getattr(manager, "preload", None)
+        await (action(target, keep_alive) if callable(action) else target.backend.load(target.model, keep_alive))
+    return JSONResponse(_load_body(target.model.id, kind, "unload" if unload else "load"))
+
+
+def _load_body(model: str, kind: str, reason: str) -> dict[str, Any]:
+    body: dict[str, Any] = {"model": model, "created_at": _now(), "done_reason": reason, "done": True}
+    if kind == "chat":
+        body["message"] = {"role": "assistant", "content": ""}
+    else:
+        body["response"] = ""
+    return body
+
+
+@router.get("/version", summary="Version (Open WebUI's connection check)")
+async def version() -> dict[str, str]:
+    return {"version": OLLAMA_COMPAT_VERSION}
+
+
+@router.get("/tags", summary="Every model Roundhouse offers")
+async def tags(request: Request) -> dict[str, Any]:
+    models = await daemon_of(request).catalog.all_models()
+    return {"models": [_tag(m) for m in models if m.kind == "chat" or not m.virtual]}
+
+
+@router.get("/ps", summary="Models loaded in memory")
+async def ps(request: Request) -> dict[str, Any]:
+    d = daemon_of(request)
+    rows = []
+    for backend in d.catalog.backends.values():
+        try:
+            loaded = await backend.loaded()
+        except BackendError:
+            continue
+        rows.extend(_ps_row(m, d.catalog.lookup(m.id)) for m in loaded)
+    return {"models": rows}
+
+
+@router.post("/show", summary="Model details")
+async def show(body: ShowRequest, request: Request) -> dict[str, Any]:
+    name = body.model or body.name
+    if not name:
+        raise ApiError(400, "missing required field 'model'", code="invalid_request")
+    d = daemon_of(request)
+    await d.catalog.refresh()
+    info = d.catalog.lookup(name) or next((m for m in d.catalog.virtual_models() if m.id == name), None)
+    if info is None:
+        raise ApiError(404, f"model '{name}' not found", code="model_not_found")
+    backend = d.catalog.backends.get(info.backend)
+    upstream = getattr(backend, "show", None)
+    if callable(upstream):
+        shown: dict[str, Any] = await upstream(info.native)
+        shown["details"] = shown.get("details") or _details(info)
+        return shown
+    capabilities = ["embedding"] if info.kind == "embedding" else ["completion"] + (["tools"] if info.supports_tools else [])
+    return {
+        "license": "",
+        "modelfile": "",
+        "parameters": "",
+        "template": "",
+        "details": _details(info),
+        "model_info": {
+            "general.architecture": info.family or "unknown",
+            "roundhouse.backend": info.backend,
+            "roundhouse.context_length": info.context_length,
+            "roundhouse.local": info.local,
+        },
+        "capabilities": capabilities,
+        "modified_at": _now(),
+    }
+
+
+@router.post("/chat", summary="Chat (NDJSON stream unless stream is false)")
+async def chat(
+    body: OllamaChatRequest, request: Request, cache_control: Annotated[str | None, Header()] = None
+) -> Response:
+    if not body.messages:
+        return await _load_or_unload(request, body.model, body.keep_alive, "chat")
+    chat_request = ChatRequest(
+        model=body.model,
+        messages=_openai_messages(body.messages),
+        stream=body.stream,
+        tools=body.tools,
+        response_format=_response_format(body.format),
+        keep_alive=body.keep_alive,
+        dialect="ollama",
+        cache_control=cache_control,
+        **_sampling(body.options),
+        **request_meta(request),
+    )
+    return await _respond(request, chat_request, shape="chat")
+
+
+@router.post("/generate", summary="Generate (NDJSON stream unless stream is false)")
+async def generate(
+    body: GenerateRequest, request: Request, cache_control: Annotated[str | None, Header()] = None
+) -> Response:
+    if not body.prompt and body.suffix is None:
+        return await _load_or_unload(request, body.model, body.keep_alive, "generate")
+    if body.raw or body.suffix is not None:
+        chat_request = ChatRequest(
+            model=body.model, kind="completion", prompt=body.prompt or "", suffix=body.suffix,
+            stream=body.stream, keep_alive=body.keep_alive, dialect="ollama", cache_control=cache_control,
+            **_sampling(body.options), **request_meta(request),
+        )
+    else:
+        messages: list[dict[str, Any]] = []
+        if body.system:
+            messages.append({"role": "system", "content": body.system})
+        messages.append({"role": "user", "content": body.prompt or ""})
+        chat_request = ChatRequest(
+            model=body.model, messages=messages, stream=body.stream, keep_alive=body.keep_alive,
+            response_format=_response_format(body.format), dialect="ollama", cache_control=cache_control,
+            **_sampling(body.options), **request_meta(request),
+        )
+    return await _respond(request, chat_request, shape="generate")
+
+
+@router.post("/embed", summary="Embeddings (batch)")
+async def embed(body: EmbedRequest, request: Request) -> dict[str, Any]:
+    inputs = [body.input] if isinstance(body.input, str) else body.input
+    if not inputs:
+        raise ApiError(400, "'input' must not be empty", code="invalid_request")
+    started = time.perf_counter()
+    chat_request = ChatRequest(model=body.model, dialect="ollama", **request_meta(request))
+    model, vectors = await daemon_of(request).gateway.embed(chat_request, inputs, endpoint="embed")
+    return {
+        "model": model.id,
+        "embeddings": vectors,
+        "total_duration": int((time.perf_counter() - started) * 1e9),
+        "load_duration": 0,
+        "prompt_eval_count": sum(len(t.split()) for t in inputs),
+    }
+
+
+@router.post("/embeddings", summary="Embeddings (legacy, one prompt)")
+async def embeddings(body: LegacyEmbeddingsRequest, request: Request) -> dict[str, Any]:
+    chat_request = ChatRequest(model=body.model, dialect="ollama", **request_meta(request))
+    _, vectors = await daemon_of(request).gateway.embed(chat_request, [body.prompt], endpoint="embeddings")
+    return {"embedding": vectors[0]}
+
+
+__all__ = ["RoutingError", "router"]

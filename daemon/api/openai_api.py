@@ -1,0 +1,297 @@
+"""The OpenAI dialect: /v1/models, /v1/chat/completions, /v1/completions, /v1/embeddings."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from roundhouse.daemon.api.common import daemon_of, first_and_rest, request_meta
+from roundhouse.daemon.api.errors import ApiError, error_body
+from roundhouse.daemon.backends.base import BackendError
+from roundhouse.daemon.components import QueueFull
+from roundhouse.daemon.models import ChatChunk, ChatRequest, ChatResult, ModelInfo
+
+router = APIRouter(prefix="/v1", tags=["OpenAI dialect"])
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
+    content: str | list[dict[str, Any]] | None = None
+    name: str | None = None
+    tool_calls: list[dict[str, Any]] | None = None
+    tool_call_id: str | None = None
+
+
+class StreamOptions(BaseModel):
+    include_usage: bool = False
+
+
+class ChatCompletionRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    model: str = Field(min_length=1)
+    messages: list[ChatMessage] = Field(min_length=1)
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    max_tokens: int | None = Field(default=None, ge=1)
+    max_completion_tokens: int | None = Field(default=None, ge=1)
+    stop: str | list[str] | None = None
+    seed: int | None = None
+    n: int = Field(default=1, ge=1, le=1, description="Only one choice per request is supported.")
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    response_format: dict[str, Any] | None = None
+    user: str | None = None
+
+
+class CompletionRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    model: str = Field(min_length=1)
+    prompt: str | list[str] = ""
+    suffix: str | None = None
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    max_tokens: int | None = Field(default=16, ge=1)
+    stop: str | list[str] | None = None
+    seed: int | None = None
+    n: int = Field(default=1, ge=1, le=1, description="Only one choice per request is supported.")
+    user: str | None = None
+
+
+class EmbeddingRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    model: str = Field(min_length=1)
+    input: str | list[str] = Field(description="Text or a list of texts (token arrays are not supported).")
+    encoding_format: Literal["float", "base64"] = "float"
+    dimensions: int | None = None
+    user: str | None = None
+
+
+def _stop_list(stop: str | list[str] | None) -> list[str] | None:
+    if stop is None:
+        return None
+    return [stop] if isinstance(stop, str) else list(stop)
+
+
+def _model_card(model: ModelInfo) -> dict[str, Any]:
+    return {
+        "id": model.id,
+        "object": "model",
+        "created": 0,
+        "owned_by": "roundhouse" if model.virtual else model.backend,
+    }
+
+
+@router.get("/models", summary="List models, virtual ones first")
+async def list_models(request: Request) -> dict[str, Any]:
+    models = await daemon_of(request).catalog.all_models()
+    return {"object": "list", "data": [_model_card(m) for m in models]}
+
+
+@router.get("/models/{model_id:path}", summary="One model")
+async def get_model(model_id: str, request: Request) -> dict[str, Any]:
+    for model in await daemon_of(request).catalog.all_models():
+        if model.id == model_id or model.native == model_id:
+            return _model_card(model)
+    raise ApiError(404, f"model '{model_id}' not found", code="model_not_found", param="model")
+
+
+def _chunk_json(kind: str, rid: str, created: int, model: str, chunk: ChatChunk, first: bool) -> dict[str, Any]:
+    if kind == "completion":
+        return {
+            "id": rid,
+            "object": "text_completion",
+            "created": created,
+            "model": model,
+            "choices": [{"index": 0, "text": chunk.content, "logprobs": None, "finish_reason": chunk.finish_reason}],
+        }
+    delta: dict[str, Any] = {}
+    if first:
+        delta["role"] = "assistant"
+    if chunk.content or first:
+        delta["content"] = chunk.content
+    if chunk.tool_calls:
+        delta["tool_calls"] = chunk.tool_calls
+    return {
+        "id": rid,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        "system_fingerprint": None,
+        "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": chunk.finish_reason}],
+    }
+
+
+def _usage_json(result_usage: Any) -> dict[str, int]:
+    return {
+        "prompt_tokens": result_usage.prompt_tokens,
+        "completion_tokens": result_usage.completion_tokens,
+        "total_tokens": result_usage.total_tokens,
+    }
+
+
+async def _sse(
+    chat: ChatRequest, model: str, first: ChatChunk | None, rest: AsyncIterator[ChatChunk]
+) -> AsyncIterator[bytes]:
+    prefix = "cmpl-" if chat.kind == "completion" else "chatcmpl-"
+    rid, created = prefix + chat.request_id[3:], int(chat.received_at)
+    usage = None
+    is_first = True
+    try:
+        chunk = first
+        while chunk is not None:
+            if chunk.usage is not None:
+                usage = chunk.usage
+            if chunk.content or chunk.tool_calls or chunk.finish_reason or is_first:
+                payload = _chunk_json(chat.kind, rid, created, model, chunk, is_first)
+                yield b"data: " + json.dumps(payload, separators=(",", ":")).encode() + b"\n\n"
+                is_first = False
+            chunk = await anext(rest, None)
+        if chat.include_usage and usage is not None:
+            tail = {
+                "id": rid,
+                "object": "chat.completion.chunk" if chat.kind == "chat" else "text_completion",
+                "created": created,
+                "model": model,
+                "choices": [],
+                "usage": _usage_json(usage),
+            }
+            yield b"data: " + json.dumps(tail, separators=(",", ":")).encode() + b"\n\n"
+    except (BackendError, QueueFull) as exc:
+        status = exc.status if isinstance(exc, BackendError) else 503
+        body = error_body("openai", status, str(exc), getattr(exc, "kind", "queue_full"))
+        yield b"data: " + json.dumps(body).encode() + b"\n\n"
+    yield b"data: [DONE]\n\n"
+
+
+async def _respond(request: Request, chat: ChatRequest) -> Response:
+    exchange = await daemon_of(request).gateway.open(chat)
+    model = exchange.route.model.id
+    first, rest = await first_and_rest(exchange.chunks)
+    if chat.stream:
+        return StreamingResponse(
+            _sse(chat, model, first, rest),
+            media_type="text/event-stream",
+            headers={**exchange.headers, "cache-control": "no-cache"},
+        )
+    chunks = [first] if first is not None else []
+    chunks += [c async for c in rest]
+    result = ChatResult.from_chunks(chunks)
+    created = int(chat.received_at)
+    if chat.kind == "completion":
+        body: dict[str, Any] = {
+            "id": "cmpl-" + chat.request_id[3:],
+            "object": "text_completion",
+            "created": created,
+            "model": model,
+            "choices": [{"index": 0, "text": result.content, "logprobs": None, "finish_reason": result.finish_reason}],
+            "usage": _usage_json(result.usage),
+        }
+    else:
+        message: dict[str, Any] = {"role": "assistant", "content": result.content}
+        if result.tool_calls:
+            message["tool_calls"] = result.tool_calls
+        body = {
+            "id": "chatcmpl-" + chat.request_id[3:],
+            "object": "chat.completion",
+            "created": created,
+            "model": model,
+            "system_fingerprint": None,
+            "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": result.finish_reason}],
+            "usage": _usage_json(result.usage),
+        }
+    return JSONResponse(body, headers=exchange.headers)
+
+
+@router.post("/chat/completions", summary="Chat completion (SSE when stream is true)")
+async def chat_completions(
+    body: ChatCompletionRequest,
+    request: Request,
+    cache_control: Annotated[str | None, Header()] = None,
+) -> Response:
+    chat = ChatRequest(
+        model=body.model,
+        messages=[m.model_dump(exclude_none=True) for m in body.messages],
+        stream=body.stream,
+        temperature=body.temperature,
+        top_p=body.top_p,
+        max_tokens=body.max_completion_tokens or body.max_tokens,
+        stop=_stop_list(body.stop),
+        seed=body.seed,
+        tools=body.tools,
+        tool_choice=body.tool_choice,
+        response_format=body.response_format,
+        dialect="openai",
+        include_usage=bool(body.stream_options and body.stream_options.include_usage),
+        cache_control=cache_control,
+        user=body.user,
+        **request_meta(request),
+    )
+    return await _respond(request, chat)
+
+
+@router.post("/completions", summary="Text completion, with `suffix` for fill-in-the-middle")
+async def completions(
+    body: CompletionRequest,
+    request: Request,
+    cache_control: Annotated[str | None, Header()] = None,
+) -> Response:
+    prompt = body.prompt
+    if isinstance(prompt, list):
+        if len(prompt) != 1:
+            raise ApiError(400, "only one prompt per request is supported", code="invalid_request", param="prompt")
+        prompt = prompt[0]
+    chat = ChatRequest(
+        model=body.model,
+        kind="completion",
+        prompt=prompt,
+        suffix=body.suffix,
+        stream=body.stream,
+        temperature=body.temperature,
+        top_p=body.top_p,
+        max_tokens=body.max_tokens,
+        stop=_stop_list(body.stop),
+        seed=body.seed,
+        dialect="openai",
+        include_usage=bool(body.stream_options and body.stream_options.include_usage),
+        cache_control=cache_control,
+        user=body.user,
+        **request_meta(request),
+    )
+    return await _respond(request, chat)
+
+
+@router.post("/embeddings", summary="Embeddings")
+async def embeddings(body: EmbeddingRequest, request: Request) -> JSONResponse:
+    inputs = [body.input] if isinstance(body.input, str) else body.input
+    if not inputs:
+        raise ApiError(400, "'input' must not be empty", code="invalid_request", param="input")
+    chat = ChatRequest(model=body.model, dialect="openai", **request_meta(request))
+    model, vectors = await daemon_of(request).gateway.embed(chat, inputs, endpoint="embeddings")
+    data = []
+    for index, vector in enumerate(vectors):
+        embedding: Any = vector
+        if body.encoding_format == "base64":
+            embedding = base64.b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode()
+        data.append({"object": "embedding", "index": index, "embedding": embedding})
+    tokens = sum(len(t.split()) for t in inputs)
+    return JSONResponse(
+        {
+            "object": "list",
+            "data": data,
+            "model": model.id,
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        },
+        headers={"x-roundhouse-request-id": chat.request_id},
+    )

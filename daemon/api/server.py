@@ -1,0 +1,76 @@
+"""The FastAPI application: every face, the guard, and the daemon's lifespan."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import pkgutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from roundhouse.daemon import __version__, api
+from roundhouse.daemon.api import control, errors, ollama_api, openai_api
+from roundhouse.daemon.api.guard import Guard
+from roundhouse.daemon.app import Daemon
+
+log = logging.getLogger(__name__)
+
+
+def _concern_routers() -> list[Any]:
+    """Every `daemon/api/control_<concern>.py` router, found by name."""
+    routers = []
+    for module in pkgutil.iter_modules(api.__path__):
+        if module.name.startswith("control_"):
+            routers.append(importlib.import_module(f"{api.__name__}.{module.name}").router)
+    return routers
+
+
+def create_app(daemon: Daemon) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await daemon.start()
+        try:
+            yield
+        finally:
+            await daemon.stop()
+
+    app = FastAPI(
+        title="Roundhouse",
+        version=__version__,
+        description="One local endpoint for local and cloud models, in the OpenAI and Ollama dialects.",
+        lifespan=lifespan,
+    )
+    app.state.rh = daemon
+    errors.install(app)
+
+    @app.get("/health", tags=["Control"], summary="200 once the daemon is ready")
+    async def health(request: Request) -> JSONResponse:
+        d: Daemon = request.app.state.rh
+        if not d.ready:
+            return JSONResponse({"status": "starting"}, status_code=503)
+        return JSONResponse({"status": "ok", "version": d.version})
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> dict[str, str]:
+        return {"name": "Roundhouse", "version": __version__, "docs": "/docs"}
+
+    app.include_router(openai_api.router)
+    app.include_router(ollama_api.router)
+    app.include_router(control.router)
+    for router in _concern_routers():
+        app.include_router(router)
+
+    settings = daemon.settings.server
+    app.add_middleware(
+        Guard,
+        tokens=daemon.tokens,
+        loopback_only=daemon.settings.loopback_only,
+        max_body_bytes=settings.max_body_bytes,
+        allowed_hosts=settings.allowed_hosts,
+        allowed_origins=settings.allowed_origins,
+    )
+    return app

@@ -1,0 +1,166 @@
+"""The composition root: builds every component once and wires them together."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import importlib.metadata
+import importlib.util
+import inspect
+import logging
+import time
+from typing import Any
+
+from roundhouse.daemon import __version__
+from roundhouse.daemon.backends.base import Backend
+from roundhouse.daemon.backends.catalog import Catalog
+from roundhouse.daemon.cache.embedder import Embedder
+from roundhouse.daemon.components import (
+    FreeSpend,
+    NoCache,
+    NoQueue,
+    NoResidency,
+    NoSingleFlight,
+    ResponseCache,
+    Scheduler,
+    SingleFlight,
+    Spend,
+)
+from roundhouse.daemon.components import Residency as ResidencyProtocol
+from roundhouse.daemon.config import Settings, data_dir
+from roundhouse.daemon.events import EventBus
+from roundhouse.daemon.gateway import DirectRouter, Gateway
+from roundhouse.daemon.routing.route import Router
+from roundhouse.daemon.secrets import Secrets
+from roundhouse.daemon.store import Store
+from roundhouse.daemon.tokens import Tokens
+
+log = logging.getLogger(__name__)
+BACKEND_ENTRY_POINTS = "roundhouse.backends"
+
+
+def _component_factory(concern: str) -> Any | None:
+    """`roundhouse.daemon.<concern>.factory.build`, when that concern has one."""
+    name = f"roundhouse.daemon.{concern}.factory"
+    if importlib.util.find_spec(name) is None:
+        return None
+    return importlib.import_module(name).build
+
+
+class Daemon:
+    """Everything the daemon is, built once. The HTTP app reads it from `app.state.rh`."""
+
+    def __init__(self, settings: Settings, *, secrets: Secrets | None = None, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        self.version = __version__
+        self.started_at = time.time()
+        self.ready = False
+        self.data_dir = data_dir()
+        self.store = Store(self.data_dir / "roundhouse.db")
+        self.events = EventBus()
+        self.secrets = secrets or Secrets()
+        self.tokens = Tokens(self.store)
+        self.embedder = embedder or Embedder()
+        self.catalog = Catalog([])
+        self.gateway = Gateway(self)
+        # Stages the concerns replace with their real components in `start()`.
+        self.router: Router = DirectRouter(self)
+        self.cache: ResponseCache = NoCache()
+        self.flights: SingleFlight = NoSingleFlight()
+        self.scheduler: Scheduler = NoQueue()
+        self.residency: ResidencyProtocol = NoResidency()
+        self.spend: Spend = FreeSpend()
+        self._tasks: list[asyncio.Task[Any]] = []
+
+    async def _backends(self) -> list[Backend]:
+        backends: list[Backend] = []
+        for entry_point in importlib.metadata.entry_points(group=BACKEND_ENTRY_POINTS):
+            try:
+                made = entry_point.load()(self)
+                if inspect.isawaitable(made):
+                    made = await made
+                backends.extend(made)
+            except Exception:
+                log.exception("backend plugin %s failed to start", entry_point.name)
+        return backends
+
+    async def start(self) -> None:
+        for backend in await self._backends():
+            self.catalog.backends[backend.name] = backend
+        for concern, attribute in (
+            ("spend", "spend"),
+            ("scheduling", "scheduler"),
+            ("cache", "cache"),
+            ("residency", "residency"),
+            ("routing", "router"),
+        ):
+            build = _component_factory(concern)
+            if build is not None:
+                built = build(self)
+                if inspect.isawaitable(built):
+                    built = await built
+                if isinstance(built, dict):
+                    for name, component in built.items():
+                        setattr(self, name, component)
+                else:
+                    setattr(self, attribute, built)
+        virtual = getattr(self.router, "virtual_models", None)
+        if callable(virtual):
+            self.catalog.set_virtual(virtual)
+        await self.catalog.refresh(force=True)
+        for component in self._components():
+            start = getattr(component, "start", None)
+            if callable(start):
+                result = start()
+                if inspect.isawaitable(result):
+                    await result
+        self.ready = True
+        log.info(
+            "roundhouse %s ready with backends: %s", self.version, ", ".join(self.catalog.backends) or "none"
+        )
+
+    def _components(self) -> list[Any]:
+        unique: dict[int, Any] = {}
+        for component in (self.spend, self.scheduler, self.flights, self.cache, self.residency, self.router):
+            unique[id(component)] = component
+        return list(unique.values())
+
+    async def stop(self) -> None:
+        self.ready = False
+        for component in reversed(self._components()):
+            stop = getattr(component, "stop", None)
+            if callable(stop):
+                try:
+                    result = stop()
+                    if inspect.isawaitable(result):
+                        await result
+                except Exception:
+                    log.exception("stopping %s failed", type(component).__name__)
+        for backend in self.catalog.backends.values():
+            try:
+                await backend.close()
+            except Exception:
+                log.exception("closing backend %s failed", backend.name)
+        self.embedder.close()
+        self.store.close()
+
+    async def status(self) -> dict[str, Any]:
+        health = await self.catalog.check_health()
+        loaded = []
+        for backend in self.catalog.backends.values():
+            try:
+                loaded.extend(m.id for m in await backend.loaded())
+            except Exception as exc:
+                log.debug("loaded() failed on %s: %s", backend.name, exc)
+        return {
+            "version": self.version,
+            "uptime_s": round(time.time() - self.started_at, 1),
+            "ready": self.ready,
+            "endpoint": self.settings.base_url,
+            "mode": getattr(self.router, "mode", "hybrid"),
+            "backends": {
+                name: {"ok": h.ok, "detail": h.detail, "local": self.catalog.backends[name].local}
+                for name, h in health.items()
+            },
+            "loaded_models": loaded,
+        }

@@ -1,0 +1,278 @@
+"""Ollama hosts, through the official `ollama` AsyncClient."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import ollama
+
+from roundhouse.daemon.backends.base import BackendError, ModelNotFound
+from roundhouse.daemon.models import (
+    BackendHealth,
+    ChatChunk,
+    ChatRequest,
+    LoadedModel,
+    ModelInfo,
+    Usage,
+    content_text,
+)
+
+if TYPE_CHECKING:
+    from roundhouse.daemon.app import Daemon
+
+log = logging.getLogger(__name__)
+LOCAL_OLLAMA = "http://127.0.0.1:11434"
+
+# OpenAI sampling names -> Ollama runner options.
+_OPTION_NAMES = {"temperature": "temperature", "top_p": "top_p", "seed": "seed", "max_tokens": "num_predict"}
+
+
+def ollama_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """OpenAI-shaped messages -> Ollama's: string content, images apart, tool-call arguments as objects."""
+    converted: list[dict[str, Any]] = []
+    for message in messages:
+        out: dict[str, Any] = {"role": message.get("role", "user"), "content": content_text(message.get("content"))}
+        content = message.get("content")
+        if isinstance(content, list):
+            images = [
+                part["image_url"]["url"].split(",", 1)[-1]
+                for part in content
+                if isinstance(part, dict) and part.get("type") == "image_url"
+            ]
+            if images:
+                out["images"] = images
+        if message.get("images"):
+            out["images"] = message["images"]
+        if message.get("tool_calls"):
+            calls = []
+            for call in message["tool_calls"]:
+                fn = dict(call.get("function", {}))
+                if isinstance(fn.get("arguments"), str):
+                    try:
+                        fn["arguments"] = json.loads(fn["arguments"] or "{}")
+                    except ValueError:
+                        fn["arguments"] = {}
+                calls.append({"function": fn})
+            out["tool_calls"] = calls
+        if message.get("tool_call_id"):
+            out["tool_name"] = message.get("name") or message["tool_call_id"]
+        converted.append(out)
+    return converted
+
+
+def _openai_tool_calls(calls: list[Any]) -> list[dict[str, Any]]:
+    result = []
+    for index, call in enumerate(calls):
+        fn = call["function"] if isinstance(call, dict) else call.function
+        name = fn["name"] if isinstance(fn, dict) else fn.name
+        arguments = fn["arguments"] if isinstance(fn, dict) else fn.arguments
+        result.append(
+            {
+                "index": index,
+                "id": f"call_{index}_{name}",
+                "type": "function",
+                "function": {"name": name, "arguments": json.dumps(dict(arguments or {}))},
+            }
+        )
+    return result
+
+
+class OllamaBackend:
+    local = True
+
+    def __init__(self, name: str, host: str, *, timeout_s: float = 300.0) -> None:
+        self.name = name
+        self.host = host.rstrip("/")
+        self._client = ollama.AsyncClient(host=self.host, timeout=httpx.Timeout(timeout_s, connect=5.0))
+        self._models_cache: tuple[float, list[ModelInfo]] | None = None
+
+    def _error(self, exc: Exception, model: str | None = None) -> BackendError:
+        if isinstance(exc, ollama.ResponseError):
+            status = exc.status_code if exc.status_code > 0 else 502
+            if status == 404 and model:
+                return ModelNotFound(model)
+            retryable = status == 429 or status >= 500
+            return BackendError(f"{self.name}: {exc.error}", status=status, retryable=retryable)
+        if isinstance(exc, httpx.TimeoutException):
+            return BackendError(f"{self.name}: timed out", status=504, retryable=True, kind="timeout")
+        if isinstance(exc, (ConnectionError, httpx.HTTPError)):
+            return BackendError(f"{self.name}: cannot reach {self.host}", status=502, retryable=True, kind="unreachable")
+        return BackendError(f"{self.name}: {exc}", status=502)
+
+    def model_id(self, native: str) -> str:
+        return f"{self.name}/{native}"
+
+    async def list_models(self) -> list[ModelInfo]:
+        if self._models_cache and time.monotonic() - self._models_cache[0] < 5:
+            return self._models_cache[1]
+        try:
+            listing = await self._client.list()
+        except Exception as exc:
+            raise self._error(exc) from exc
+        models = []
+        for item in listing.models:
+            details = item.details
+            family = (details.family if details else "") or ""
+            is_embedding = "bert" in family or "embed" in (item.model or "")
+            models.append(
+                ModelInfo(
+                    id=self.model_id(item.model or ""),
+                    backend=self.name,
+                    native=item.model or "",
+                    local=True,
+                    kind="embedding" if is_embedding else "chat",
+                    family=family,
+                    parameter_size=(details.parameter_size if details else "") or "",
+                    quantization=(details.quantization_level if details else "") or "",
+                    size_bytes=int(item.size or 0),
+                    supports_tools=not is_embedding,
+                )
+            )
+        self._models_cache = (time.monotonic(), models)
+        return models
+
+    async def show(self, native: str) -> dict[str, Any]:
+        """The raw /api/show answer (model_info with layer and head counts, for estimates)."""
+        try:
+            response = await self._client.show(native)
+        except Exception as exc:
+            raise self._error(exc, native) from exc
+        return response.model_dump(mode="json", by_alias=True)
+
+    def _options(self, request: ChatRequest) -> dict[str, Any]:
+        options = dict(request.options)
+        for ours, theirs in _OPTION_NAMES.items():
+            value = getattr(request, ours)
+            if value is not None:
+                options.setdefault(theirs, value)
+        if request.stop:
+            options.setdefault("stop", request.stop)
+        return options
+
+    async def chat(self, request: ChatRequest, model: ModelInfo) -> AsyncIterator[ChatChunk]:
+        fmt: Any = None
+        if request.response_format:
+            kind = request.response_format.get("type")
+            if kind == "json_object":
+                fmt = "json"
+            elif kind == "json_schema":
+                fmt = (request.response_format.get("json_schema") or {}).get("schema")
+        try:
+            if request.kind == "completion":
+                stream = await self._client.generate(
+                    model=model.native,
+                    prompt=request.prompt or "",
+                    suffix=request.suffix,
+                    stream=True,
+                    options=self._options(request),
+                    keep_alive=request.keep_alive,
+                    format=fmt,
+                )
+            else:
+                stream = await self._client.chat(
+                    model=model.native,
+                    messages=ollama_messages(request.messages),
+                    tools=request.tools or None,
+                    stream=True,
+                    options=self._options(request),
+                    keep_alive=request.keep_alive,
+                    format=fmt,
+                )
+            async for part in stream:
+                chunk = ChatChunk()
+                if request.kind == "completion":
+                    chunk.content = part.response or ""
+                else:
+                    message = part.message
+                    chunk.content = (message.content or "") if message else ""
+                    if message is not None and message.tool_calls:
+                        chunk.tool_calls = _openai_tool_calls(list(message.tool_calls))
+                if part.done:
+                    reason = part.done_reason or "stop"
+                    chunk.finish_reason = "length" if reason == "length" else ("tool_calls" if chunk.tool_calls else "stop")
+                    chunk.usage = Usage(int(part.prompt_eval_count or 0), int(part.eval_count or 0))
+                yield chunk
+        except BackendError:
+            raise
+        except Exception as exc:
+            raise self._error(exc, model.native) from exc
+
+    async def embed(self, model: ModelInfo, inputs: list[str]) -> list[list[float]]:
+        try:
+            response = await self._client.embed(model=model.native, input=inputs)
+        except Exception as exc:
+            raise self._error(exc, model.native) from exc
+        return [list(vector) for vector in response.embeddings]
+
+    async def health(self) -> BackendHealth:
+        started = time.perf_counter()
+        try:
+            response = await self._client._request_raw("GET", "/api/version")
+            version = response.json().get("version", "?")
+        except Exception as exc:
+            return BackendHealth(ok=False, detail=str(self._error(exc)))
+        return BackendHealth(ok=True, detail=f"Ollama {version} at {self.host}", latency_ms=(time.perf_counter() - started) * 1000)
+
+    async def loaded(self) -> list[LoadedModel]:
+        try:
+            response = await self._client.ps()
+        except Exception as exc:
+            raise self._error(exc) from exc
+        return [
+            LoadedModel(
+                id=self.model_id(item.model or ""),
+                backend=self.name,
+                native=item.model or "",
+                size_bytes=int(item.size or 0),
+                size_vram=int(item.size_vram or 0),
+                expires_at=item.expires_at.isoformat() if item.expires_at else None,
+                context_length=int(getattr(item, "context_length", 0) or 0),
+            )
+            for item in response.models
+        ]
+
+    async def load(self, model: ModelInfo, keep_alive: str | float | None = None) -> None:
+        """Ollama loads a model on a generate request with no prompt."""
+        try:
+            await self._client.generate(model=model.native, keep_alive=keep_alive)
+        except Exception as exc:
+            raise self._error(exc, model.native) from exc
+
+    async def unload(self, model: ModelInfo) -> None:
+        try:
+            await self._client.generate(model=model.native, keep_alive=0)
+        except Exception as exc:
+            raise self._error(exc, model.native) from exc
+
+    async def close(self) -> None:
+        await self._client._client.aclose()
+
+
+async def _answers(host: str) -> bool:
+    try:
+        async with httpx.AsyncClient(timeout=0.5) as client:
+            response = await client.get(f"{host}/api/version")
+        return response.status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+async def discover(daemon: Daemon) -> list[OllamaBackend]:
+    """Configured hosts, plus a local server on 127.0.0.1:11434 when one answers."""
+    settings = daemon.settings.ollama
+    hosts = list(dict.fromkeys(h.rstrip("/") for h in settings.hosts))
+    if settings.discover_local and LOCAL_OLLAMA not in hosts and await _answers(LOCAL_OLLAMA):
+        log.info("ollama: found a local server at %s", LOCAL_OLLAMA)
+        hosts.insert(0, LOCAL_OLLAMA)
+    return [
+        OllamaBackend("ollama" if i == 0 else f"ollama-{i + 1}", host, timeout_s=settings.timeout_s)
+        for i, host in enumerate(hosts)
+    ]
+
+
+create = discover

@@ -1,0 +1,177 @@
+"""Any OpenAI-compatible server: LM Studio, llama.cpp server, vLLM, Ray Serve, another gateway."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from roundhouse.daemon.backends.base import BackendError
+from roundhouse.daemon.models import BackendHealth, ChatChunk, ChatRequest, LoadedModel, ModelInfo, Usage
+
+if TYPE_CHECKING:
+    from roundhouse.daemon.app import Daemon
+
+
+def request_body(request: ChatRequest, native_model: str) -> dict[str, Any]:
+    """The OpenAI wire body for a request (shared with the cloud backend's tests and the bench)."""
+    body: dict[str, Any] = {"model": native_model, "stream": request.stream}
+    if request.kind == "completion":
+        body["prompt"] = request.prompt or ""
+        if request.suffix is not None:
+            body["suffix"] = request.suffix
+    else:
+        body["messages"] = request.messages
+    for key in ("temperature", "top_p", "max_tokens", "stop", "seed", "tools", "tool_choice", "response_format"):
+        value = getattr(request, key)
+        if value is not None:
+            body[key] = value
+    if request.stream:
+        body["stream_options"] = {"include_usage": True}
+    return body
+
+
+def error_from_response(status: int, text: str, where: str) -> BackendError:
+    message = text
+    try:
+        payload = json.loads(text)
+        err = payload.get("error")
+        if isinstance(err, dict):
+            message = str(err.get("message") or err)
+        elif err:
+            message = str(err)
+    except (ValueError, AttributeError):
+        pass
+    retryable = status == 429 or status >= 500
+    kind = "rate_limited" if status == 429 else ("upstream_error" if status >= 500 else "upstream_rejected")
+    return BackendError(f"{where}: {status} {message[:300]}", status=status, retryable=retryable, kind=kind)
+
+
+def chunk_from_openai(payload: dict[str, Any], kind: str) -> ChatChunk:
+    chunk = ChatChunk()
+    choices = payload.get("choices") or []
+    if choices:
+        choice = choices[0]
+        if kind == "completion":
+            chunk.content = choice.get("text") or ""
+        else:
+            delta = choice.get("delta") or choice.get("message") or {}
+            chunk.content = delta.get("content") or ""
+            if delta.get("tool_calls"):
+                chunk.tool_calls = delta["tool_calls"]
+        chunk.finish_reason = choice.get("finish_reason")
+    usage = payload.get("usage")
+    if usage:
+        chunk.usage = Usage(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0))
+    return chunk
+
+
+class OpenAICompatBackend:
+    def __init__(
+        self, name: str, base_url: str, *, api_key: str | None = None, local: bool = True, timeout_s: float = 300.0
+    ) -> None:
+        self.name = name
+        self.local = local
+        self.base_url = base_url.rstrip("/")
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._client = httpx.AsyncClient(
+            base_url=self.base_url,
+            headers=headers,
+            timeout=httpx.Timeout(timeout_s, connect=5.0),
+            limits=httpx.Limits(max_keepalive_connections=32, max_connections=256),
+        )
+        self._models_cache: tuple[float, list[ModelInfo]] | None = None
+
+    async def list_models(self) -> list[ModelInfo]:
+        if self._models_cache and time.monotonic() - self._models_cache[0] < 10:
+            return self._models_cache[1]
+        try:
+            response = await self._client.get("/models")
+        except httpx.HTTPError as exc:
+            raise BackendError(f"{self.name}: cannot list models: {exc}", retryable=True, status=502) from exc
+        if response.status_code != 200:
+            raise error_from_response(response.status_code, response.text, self.name)
+        models = [
+            ModelInfo(
+                id=f"{self.name}/{item['id']}",
+                backend=self.name,
+                native=item["id"],
+                local=self.local,
+                supports_tools=True,
+            )
+            for item in response.json().get("data", [])
+        ]
+        self._models_cache = (time.monotonic(), models)
+        return models
+
+    async def chat(self, request: ChatRequest, model: ModelInfo) -> AsyncIterator[ChatChunk]:
+        path = "/completions" if request.kind == "completion" else "/chat/completions"
+        body = request_body(request, model.native)
+        try:
+            if not request.stream:
+                response = await self._client.post(path, json=body)
+                if response.status_code != 200:
+                    raise error_from_response(response.status_code, response.text, self.name)
+                payload = response.json()
+                chunk = chunk_from_openai(payload, request.kind)
+                chunk.finish_reason = chunk.finish_reason or "stop"
+                yield chunk
+                return
+            async with self._client.stream("POST", path, json=body) as response:
+                if response.status_code != 200:
+                    raise error_from_response(response.status_code, (await response.aread()).decode(), self.name)
+                async for line in response.aiter_lines():
+                    if not line.startswith("data:"):
+                        continue
+                    data = line[5:].strip()
+                    if data == "[DONE]":
+                        break
+                    yield chunk_from_openai(json.loads(data), request.kind)
+        except httpx.TimeoutException as exc:
+            raise BackendError(f"{self.name}: timed out", status=504, retryable=True, kind="timeout") from exc
+        except httpx.HTTPError as exc:
+            raise BackendError(f"{self.name}: {exc.__class__.__name__}", status=502, retryable=True) from exc
+
+    async def embed(self, model: ModelInfo, inputs: list[str]) -> list[list[float]]:
+        try:
+            response = await self._client.post("/embeddings", json={"model": model.native, "input": inputs})
+        except httpx.HTTPError as exc:
+            raise BackendError(f"{self.name}: {exc.__class__.__name__}", status=502, retryable=True) from exc
+        if response.status_code != 200:
+            raise error_from_response(response.status_code, response.text, self.name)
+        data = sorted(response.json()["data"], key=lambda item: item.get("index", 0))
+        return [item["embedding"] for item in data]
+
+    async def health(self) -> BackendHealth:
+        started = time.perf_counter()
+        try:
+            response = await self._client.get("/models", timeout=3.0)
+        except httpx.HTTPError as exc:
+            return BackendHealth(ok=False, detail=f"unreachable: {exc.__class__.__name__}")
+        latency = (time.perf_counter() - started) * 1000
+        if response.status_code != 200:
+            return BackendHealth(ok=False, detail=f"HTTP {response.status_code}", latency_ms=latency)
+        return BackendHealth(ok=True, detail=self.base_url, latency_ms=latency)
+
+    async def loaded(self) -> list[LoadedModel]:
+        return []
+
+    async def load(self, model: ModelInfo, keep_alive: str | float | None = None) -> None:
+        return None
+
+    async def unload(self, model: ModelInfo) -> None:
+        return None
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
+def create(daemon: Daemon) -> list[OpenAICompatBackend]:
+    backends = []
+    for endpoint in daemon.settings.openai_compat:
+        key = daemon.secrets.get(endpoint.key_name) if endpoint.key_name else None
+        backends.append(OpenAICompatBackend(endpoint.name, endpoint.base_url, api_key=key, local=endpoint.local))
+    return backends

@@ -1,0 +1,206 @@
+"""`roundhoused`: run the daemon, and manage tokens, keys and routing from a terminal."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import logging
+import logging.handlers
+import sys
+from pathlib import Path
+from typing import Any
+
+from roundhouse.daemon import __version__
+
+
+def _setup_logging(level: str, log_file: str | None) -> None:
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_file:
+        Path(log_file).parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.handlers.RotatingFileHandler(log_file, maxBytes=2_000_000, backupCount=3))
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        handlers=handlers,
+    )
+    # httpx logs full URLs at INFO; keep them out unless debugging.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from roundhouse.daemon.api.server import create_app
+    from roundhouse.daemon.app import Daemon
+    from roundhouse.daemon.config import load_settings
+
+    settings = load_settings()
+    if args.host:
+        settings.server.host = args.host
+    if args.port:
+        settings.server.port = args.port
+    _setup_logging(settings.log_level, args.log_file)
+    if not settings.loopback_only:
+        logging.getLogger("roundhouse").warning(
+            "listening on %s: every request needs an app token", settings.server.host
+        )
+    daemon = Daemon(settings)
+    app = create_app(daemon)
+    config = uvicorn.Config(
+        app,
+        host=settings.server.host,
+        port=settings.server.port,
+        log_level=settings.log_level,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=10,
+    )
+    print(f"Roundhouse {__version__} on {settings.base_url}", file=sys.stderr, flush=True)
+    uvicorn.Server(config).run()
+    return 0
+
+
+def _store() -> Any:
+    from roundhouse.daemon.config import data_dir
+    from roundhouse.daemon.store import Store
+
+    return Store(data_dir() / "roundhouse.db")
+
+
+def _token(args: argparse.Namespace) -> int:
+    from roundhouse.daemon.tokens import Tokens
+
+    store = _store()
+    try:
+        tokens = Tokens(store)
+        if args.token_command == "create":
+            try:
+                token = tokens.create(args.name)
+            except ValueError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
+            print(token)
+            print(f"Token for app '{args.name}'. It is shown once; send it as 'Authorization: Bearer <token>'.", file=sys.stderr)
+        elif args.token_command == "list":
+            for row in tokens.list():
+                print(f"{row['name']}\t{row['hint']}")
+        elif args.token_command == "revoke":
+            if not tokens.revoke(args.name):
+                print(f"error: no token for app '{args.name}'", file=sys.stderr)
+                return 1
+            print(f"revoked the token of '{args.name}'")
+    finally:
+        store.close()
+    return 0
+
+
+def _keys(args: argparse.Namespace) -> int:
+    from roundhouse.daemon.secrets import PROVIDERS, NoSecureStore, Secrets
+
+    secrets = Secrets()
+    ok, detail = secrets.available()
+    if args.keys_command == "list":
+        if not ok:
+            print(f"error: {detail}", file=sys.stderr)
+            return 1
+        stored = set(secrets.names())
+        for provider in PROVIDERS:
+            print(f"{provider}\t{secrets.hint(provider) if provider in stored else '-'}")
+        return 0
+    if args.provider not in PROVIDERS:
+        print(f"error: unknown provider '{args.provider}'; known: {', '.join(PROVIDERS)}", file=sys.stderr)
+        return 2
+    try:
+        if args.keys_command == "set":
+            key = getpass.getpass(f"API key for {args.provider}: ") if sys.stdin.isatty() else sys.stdin.readline()
+            secrets.set(args.provider, key)
+            print(f"stored the {args.provider} key in {detail} (ends {secrets.hint(args.provider)})")
+        elif args.keys_command == "delete":
+            if not secrets.delete(args.provider):
+                print(f"error: no key stored for {args.provider}", file=sys.stderr)
+                return 1
+            print(f"deleted the {args.provider} key")
+    except (NoSecureStore, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _route(args: argparse.Namespace) -> int:
+    from roundhouse.daemon.app import Daemon
+    from roundhouse.daemon.config import load_settings
+    from roundhouse.daemon.models import ChatRequest
+
+    async def run() -> dict[str, Any]:
+        daemon = Daemon(load_settings())
+        await daemon.start()
+        try:
+            request = ChatRequest(model=args.model, messages=[{"role": "user", "content": args.prompt}], app=args.app)
+            route = await daemon.router.decide(request)
+            return route.explain()
+        finally:
+            await daemon.stop()
+
+    logging.basicConfig(level=logging.WARNING)
+    print(json.dumps(asyncio.run(run()), indent=2))
+    return 0
+
+
+def _config(args: argparse.Namespace) -> int:
+    from roundhouse.daemon.config import EXAMPLE_CONFIG, config_file, data_dir, log_dir
+
+    if args.config_command == "paths":
+        print(f"config\t{config_file()}\ndata\t{data_dir()}\nlogs\t{log_dir()}")
+    else:
+        print(EXAMPLE_CONFIG, end="")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="roundhoused", description="The Roundhouse daemon.")
+    parser.add_argument("--version", action="version", version=f"roundhoused {__version__}")
+    sub = parser.add_subparsers(dest="command")
+
+    serve = sub.add_parser("serve", help="run the daemon (the default)")
+    serve.add_argument("--host", help="address to bind (default from config: 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default from config: 8719)")
+    serve.add_argument("--log-file", help="also log to this file, rotated at 2 MB")
+
+    token = sub.add_parser("token", help="app tokens")
+    token_sub = token.add_subparsers(dest="token_command", required=True)
+    token_sub.add_parser("create", help="create a token for an app and print it").add_argument("name")
+    token_sub.add_parser("list", help="list apps with tokens")
+    token_sub.add_parser("revoke", help="revoke an app's token").add_argument("name")
+
+    keys = sub.add_parser("keys", help="cloud API keys in the OS keyring")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    keys_sub.add_parser("set", help="store a key (prompted without echo)").add_argument("provider")
+    keys_sub.add_parser("list", help="providers with a stored key (never the key)")
+    keys_sub.add_parser("delete", help="delete a stored key").add_argument("provider")
+
+    route = sub.add_parser("route", help="show where a prompt would go, without running it")
+    route.add_argument("--explain", dest="prompt", required=True, metavar="PROMPT")
+    route.add_argument("--model", default="auto")
+    route.add_argument("--app", default="cli")
+
+    config = sub.add_parser("config", help="configuration")
+    config_sub = config.add_subparsers(dest="config_command", required=True)
+    config_sub.add_parser("paths", help="where config, data and logs live")
+    config_sub.add_parser("example", help="print an example config.toml")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    command = args.command or "serve"
+    if command == "serve" and args.command is None:
+        args = parser.parse_args(["serve", *(argv if argv is not None else sys.argv[1:])])
+    handlers = {"serve": _serve, "token": _token, "keys": _keys, "route": _route, "config": _config}
+    return handlers[command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

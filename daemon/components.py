@@ -1,0 +1,107 @@
+"""The protocols of the pipeline stages a request passes, with do-nothing defaults.
+
+Each concern (cache, scheduling, residency, spend) builds its real component in its own
+package's `factory.build(ctx)`; the gateway only knows these protocols.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from roundhouse.daemon.models import ChatChunk, ChatRequest, ModelInfo, Priority, Usage
+from roundhouse.daemon.routing.route import Route, Target
+
+CacheStatus = Literal["hit", "miss", "off"]
+
+
+@dataclass(slots=True)
+class CacheLookup:
+    status: CacheStatus
+    key: str | None = None  # also the single-flight key; None when the request is not cacheable
+    chunks: list[ChatChunk] | None = None  # set on a hit
+    kind: Literal["exact", "semantic"] | None = None
+    entry_id: str | None = None
+
+
+class ResponseCache(Protocol):
+    async def lookup(self, request: ChatRequest, route: Route) -> CacheLookup: ...
+
+    async def store(self, request: ChatRequest, route: Route, lookup: CacheLookup, chunks: list[ChatChunk]) -> None: ...
+
+
+class QueueFull(Exception):
+    """The backend's queue is at its depth limit: answer 503 with Retry-After."""
+
+    def __init__(self, backend: str, retry_after: float):
+        super().__init__(f"backend '{backend}' is busy: queue is full, retry in {retry_after:.0f} s")
+        self.backend = backend
+        self.retry_after = retry_after
+
+
+class Scheduler(Protocol):
+    def slot(self, backend: str, priority: Priority) -> AbstractAsyncContextManager[None]: ...
+
+
+class SingleFlight(Protocol):
+    def run(self, key: str | None, start: Callable[[], AsyncIterator[ChatChunk]]) -> AsyncIterator[ChatChunk]:
+        """Share one backend stream among identical requests (same non-None key) in flight."""
+        ...
+
+
+class Residency(Protocol):
+    async def ensure(self, target: Target) -> None:
+        """Make sure `target.model` is (or can be) resident before the request runs."""
+        ...
+
+    async def status(self) -> dict[str, Any]: ...
+
+
+class Spend(Protocol):
+    def cost(self, model: ModelInfo, usage: Usage) -> float:
+        """US dollars for this usage (0 for local models)."""
+        ...
+
+
+# Do-nothing defaults: what the daemon core runs with before a concern plugs in.
+
+
+class NoCache:
+    async def lookup(self, request: ChatRequest, route: Route) -> CacheLookup:
+        return CacheLookup(status="off")
+
+    async def store(self, request: ChatRequest, route: Route, lookup: CacheLookup, chunks: list[ChatChunk]) -> None:
+        return None
+
+
+class NoQueue:
+    @asynccontextmanager
+    async def _slot(self) -> AsyncIterator[None]:
+        yield
+
+    def slot(self, backend: str, priority: Priority) -> AbstractAsyncContextManager[None]:
+        return self._slot()
+
+
+class NoSingleFlight:
+    def run(self, key: str | None, start: Callable[[], AsyncIterator[ChatChunk]]) -> AsyncIterator[ChatChunk]:
+        return start()
+
+
+@dataclass
+class NoResidency:
+    note: str = "residency management not enabled"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    async def ensure(self, target: Target) -> None:
+        return None
+
+    async def status(self) -> dict[str, Any]:
+        return {"enabled": False, "detail": self.note}
+
+
+class FreeSpend:
+    def cost(self, model: ModelInfo, usage: Usage) -> float:
+        return 0.0

@@ -1,0 +1,277 @@
+"""The way of a request: route, cache, single-flight, residency, queue, backend, ledger.
+
+The API faces parse into a ChatRequest, call `Gateway.open`, put `Exchange.headers` on the
+response and render `Exchange.chunks` in their dialect. Everything after the parse lives here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from roundhouse.daemon.backends.base import BackendError
+from roundhouse.daemon.components import CacheLookup, QueueFull
+from roundhouse.daemon.models import ChatChunk, ChatRequest, ModelInfo, Usage
+from roundhouse.daemon.routing.route import Route, RoutingError, Target
+
+if TYPE_CHECKING:
+    from roundhouse.daemon.app import Daemon
+
+log = logging.getLogger(__name__)
+
+
+class FallbackPolicy(Protocol):
+    """What the gateway tells the router's reliability layer about each attempt."""
+
+    def is_cooling(self, target: Target) -> bool: ...
+
+    def report_failure(self, target: Target, error: BackendError) -> None: ...
+
+    def report_success(self, target: Target) -> None: ...
+
+
+@dataclass
+class Exchange:
+    request: ChatRequest
+    route: Route
+    cache: CacheLookup
+    chunks: AsyncIterator[ChatChunk]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Outcome:
+    """What one request did, for its ledger row."""
+
+    status: int = 200
+    error_kind: str | None = None
+    model_used: str | None = None
+    backend: str | None = None
+    usage: Usage = field(default_factory=Usage)
+    ttft_ms: float | None = None
+    cascade: str | None = None
+
+
+def route_headers(route: Route, request_id: str) -> dict[str, str]:
+    reasons = "; ".join(route.reasons)
+    return {
+        "x-roundhouse-request-id": request_id,
+        "x-roundhouse-route-model": route.model.id,
+        "x-roundhouse-route-backend": route.backend.name,
+        "x-roundhouse-route-tier": route.tier or "",
+        # Header values must be latin-1; reasons are ours, but keep them safe anyway.
+        "x-roundhouse-route-reasons": reasons.encode("ascii", "replace").decode()[:1000],
+    }
+
+
+class Gateway:
+    def __init__(self, daemon: Daemon) -> None:
+        self.daemon = daemon
+
+    async def open(self, request: ChatRequest) -> Exchange:
+        d = self.daemon
+        route = await d.router.decide(request)
+        lookup = await d.cache.lookup(request, route)
+        if lookup.status == "hit" and lookup.chunks is not None:
+            source: AsyncIterator[ChatChunk] = _replay(lookup.chunks)
+        else:
+            source = d.flights.run(lookup.key, lambda: self._execute(request, route, lookup))
+        outcome = Outcome(model_used=route.model.id, backend=route.backend.name)
+        headers = route_headers(route, request.request_id)
+        headers["x-roundhouse-cache"] = lookup.status
+        return Exchange(
+            request=request,
+            route=route,
+            cache=lookup,
+            chunks=self._account(request, route, lookup, source, outcome),
+            headers=headers,
+        )
+
+    async def _execute(self, request: ChatRequest, route: Route, lookup: CacheLookup) -> AsyncIterator[ChatChunk]:
+        """Run on the route's target, falling back in order on retryable failures that happen
+        before the first token. Stores the whole answer in the cache when it completes."""
+        d = self.daemon
+        policy: FallbackPolicy | None = getattr(d.router, "fallback", None)
+        targets = [route.target, *route.fallbacks]
+        last_error: BackendError | None = None
+        for index, target in enumerate(targets):
+            if policy is not None and index < len(targets) - 1 and policy.is_cooling(target):
+                continue
+            produced: list[ChatChunk] = []
+            try:
+                if target.model.local:
+                    await d.residency.ensure(target)
+                async with d.scheduler.slot(target.backend.name, request.priority):
+                    async for chunk in target.backend.chat(request, target.model):
+                        produced.append(chunk)
+                        yield chunk
+            except BackendError as exc:
+                last_error = exc
+                if policy is not None:
+                    policy.report_failure(target, exc)
+                if produced or not exc.retryable or index == len(targets) - 1:
+                    raise
+                log.warning("request %s: %s failed (%s), trying the next model", request.request_id, target.model.id, exc)
+                continue
+            if policy is not None:
+                policy.report_success(target)
+            if index > 0:
+                route.reasons.append(f"fell back to {target.model.id} after: {last_error}")
+                route.target = target
+            await d.cache.store(request, route, lookup, produced)
+            return
+
+    async def _account(
+        self,
+        request: ChatRequest,
+        route: Route,
+        lookup: CacheLookup,
+        source: AsyncIterator[ChatChunk],
+        outcome: Outcome,
+    ) -> AsyncIterator[ChatChunk]:
+        started = time.perf_counter()
+        completion_parts = 0
+        try:
+            async for chunk in source:
+                if outcome.ttft_ms is None and (chunk.content or chunk.tool_calls):
+                    outcome.ttft_ms = (time.perf_counter() - started) * 1000
+                if chunk.content:
+                    completion_parts += 1
+                if chunk.usage is not None:
+                    outcome.usage = chunk.usage
+                yield chunk
+        except BackendError as exc:
+            outcome.status, outcome.error_kind = exc.status, exc.kind
+            raise
+        except QueueFull:
+            outcome.status, outcome.error_kind = 503, "queue_full"
+            raise
+        except GeneratorExit:
+            outcome.status, outcome.error_kind = 499, "client_closed"
+            raise
+        except BaseException as exc:
+            outcome.status, outcome.error_kind = (499, "client_closed") if _is_cancel(exc) else (500, type(exc).__name__)
+            raise
+        finally:
+            if outcome.usage.completion_tokens == 0 and completion_parts:
+                outcome.usage = Usage(outcome.usage.prompt_tokens, completion_parts)
+            outcome.model_used = route.model.id
+            outcome.backend = route.backend.name
+            self.record(request, route.model, outcome, started, route=route, cache=lookup.status)
+
+    def record(
+        self,
+        request: ChatRequest,
+        model: ModelInfo | None,
+        outcome: Outcome,
+        started: float,
+        *,
+        route: Route | None = None,
+        cache: str = "off",
+        endpoint: str | None = None,
+    ) -> None:
+        """Queue the request's ledger row on the store's writer (never blocks)."""
+        d = self.daemon
+        cost = d.spend.cost(model, outcome.usage) if model is not None and cache != "hit" else 0.0
+        row: dict[str, Any] = {
+            "id": request.request_id,
+            "ts": request.received_at,
+            "app": request.app,
+            "dialect": request.dialect,
+            "endpoint": endpoint or request.kind,
+            "model_asked": request.model,
+            "model_used": outcome.model_used,
+            "backend": outcome.backend,
+            "tier": route.tier if route else None,
+            "route_json": json.dumps(route.explain()) if route else None,
+            "tokens_in": outcome.usage.prompt_tokens,
+            "tokens_out": outcome.usage.completion_tokens,
+            "latency_ms": round((time.perf_counter() - started) * 1000, 3),
+            "ttft_ms": round(outcome.ttft_ms, 3) if outcome.ttft_ms is not None else None,
+            "status": outcome.status,
+            "error_kind": outcome.error_kind,
+            "cost_usd": cost,
+            "cache": cache,
+            "cascade": outcome.cascade,
+            "chat_id": request.chat_id,
+        }
+        d.store.submit(lambda db: db["requests"].insert(row, replace=True))
+        d.events.publish(
+            "request.done",
+            {k: row[k] for k in ("id", "app", "model_used", "backend", "tier", "status", "cost_usd", "cache")},
+        )
+
+    async def embed(self, request: ChatRequest, inputs: list[str], endpoint: str) -> tuple[ModelInfo, list[list[float]]]:
+        d = self.daemon
+        started = time.perf_counter()
+        await d.catalog.refresh()
+        target = d.catalog.resolve(request.model)
+        if target is None or target.model.kind != "embedding":
+            embedding_models = [m.id for m in d.catalog.models() if m.kind == "embedding"]
+            outcome = Outcome(status=404, error_kind="model_not_found")
+            d.gateway.record(request, None, outcome, started, endpoint=endpoint)
+            raise RoutingError(
+                f"model '{request.model}' is not an embedding model here; available: {', '.join(embedding_models)}",
+                status=404,
+                kind="model_not_found",
+                param="model",
+            )
+        outcome = Outcome(model_used=target.model.id, backend=target.backend.name)
+        try:
+            async with d.scheduler.slot(target.backend.name, request.priority):
+                vectors = await target.backend.embed(target.model, inputs)
+        except BackendError as exc:
+            outcome.status, outcome.error_kind = exc.status, exc.kind
+            raise
+        finally:
+            outcome.usage = Usage(sum(len(t.split()) for t in inputs), 0)
+            self.record(request, target.model, outcome, started, endpoint=endpoint)
+        return target.model, vectors
+
+
+async def _replay(chunks: list[ChatChunk]) -> AsyncIterator[ChatChunk]:
+    for chunk in chunks:
+        yield chunk
+
+
+def _is_cancel(exc: BaseException) -> bool:
+    import asyncio
+
+    return isinstance(exc, asyncio.CancelledError)
+
+
+class DirectRouter:
+    """The core's router: explicit model names, and `auto`/`local`/`private`/`cloud` mapped to
+    the first suitable model. The routing component replaces it with the real policy."""
+
+    VIRTUAL = ("auto", "local", "private", "cloud")
+
+    def __init__(self, daemon: Daemon) -> None:
+        self.daemon = daemon
+
+    def virtual_models(self) -> list[ModelInfo]:
+        return [
+            ModelInfo(id=name, backend="router", native=name, local=name != "cloud", virtual=True)
+            for name in self.VIRTUAL
+        ]
+
+    async def decide(self, request: ChatRequest) -> Route:
+        catalog = self.daemon.catalog
+        await catalog.refresh()
+        name = request.model
+        if name in self.VIRTUAL:
+            want_local = name != "cloud"
+            for model in catalog.models():
+                if model.kind == "chat" and model.local == want_local:
+                    target = catalog.resolve(model.id)
+                    assert target is not None
+                    return Route(target=target, tier=None, reasons=[f"'{name}': first available model"], private=want_local)
+            raise RoutingError(f"no {'local' if want_local else 'cloud'} model is available", status=503, kind="no_model")
+        target = catalog.resolve(name)
+        if target is None or target.model.kind != "chat":
+            raise RoutingError(f"model '{name}' not found", status=404, kind="model_not_found", param="model")
+        return Route(target=target, reasons=["explicit model"], private=target.model.local)

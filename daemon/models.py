@@ -1,0 +1,182 @@
+"""The one internal request/response model.
+
+Both HTTP dialects translate into these types at the edge, once; every stage after the
+API (cache, routing, residency, scheduling, backends, ledger) sees only these.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any, Literal
+
+Dialect = Literal["openai", "ollama", "control"]
+RequestKind = Literal["chat", "completion"]
+
+
+class Priority(IntEnum):
+    """Lower value runs first."""
+
+    INTERACTIVE = 0
+    BACKGROUND = 10
+
+
+def new_request_id() -> str:
+    return "rh-" + uuid.uuid4().hex[:24]
+
+
+@dataclass(slots=True)
+class ChatRequest:
+    """A chat or text-completion request in the internal form.
+
+    `messages` uses the OpenAI message shape (role, content, tool_calls, tool_call_id),
+    which is a superset of Ollama's. For `kind == "completion"` the text lives in `prompt`
+    (and `suffix` for fill-in-the-middle) and `messages` is empty.
+    """
+
+    model: str
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    kind: RequestKind = "chat"
+    prompt: str | None = None
+    suffix: str | None = None
+    stream: bool = False
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    stop: list[str] | None = None
+    seed: int | None = None
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: Any = None
+    response_format: dict[str, Any] | None = None
+    # Backend-specific runner options (Ollama `options`), passed through where understood.
+    options: dict[str, Any] = field(default_factory=dict)
+    keep_alive: str | float | None = None
+    # Who and how.
+    dialect: Dialect = "openai"
+    app: str = "unknown"
+    chat_id: str | None = None
+    user: str | None = None
+    priority: Priority = Priority.INTERACTIVE
+    request_id: str = field(default_factory=new_request_id)
+    received_at: float = field(default_factory=time.time)
+    include_usage: bool = False
+    # Cache-Control from the client: "no-cache" skips lookup, "no-store" skips both.
+    cache_control: str | None = None
+
+    def text(self) -> str:
+        """All user-visible text of the request, for signals that read content."""
+        if self.kind == "completion":
+            return (self.prompt or "") + (self.suffix or "")
+        return "\n".join(content_text(m.get("content")) for m in self.messages)
+
+    def last_user_text(self) -> str:
+        if self.kind == "completion":
+            return self.prompt or ""
+        for message in reversed(self.messages):
+            if message.get("role") == "user":
+                return content_text(message.get("content"))
+        return ""
+
+
+def content_text(content: Any) -> str:
+    """Flatten OpenAI content (a string or a list of parts) into plain text."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(
+            part.get("text", "") for part in content if isinstance(part, dict) and part.get("type") == "text"
+        )
+    return str(content)
+
+
+@dataclass(slots=True)
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(slots=True)
+class ChatChunk:
+    """One piece of a streamed answer. The last chunk has `finish_reason` and `usage`."""
+
+    content: str = ""
+    tool_calls: list[dict[str, Any]] | None = None
+    finish_reason: str | None = None
+    usage: Usage | None = None
+
+
+@dataclass(slots=True)
+class ChatResult:
+    """A whole answer, assembled from chunks."""
+
+    content: str = ""
+    tool_calls: list[dict[str, Any]] | None = None
+    finish_reason: str = "stop"
+    usage: Usage = field(default_factory=Usage)
+
+    @classmethod
+    def from_chunks(cls, chunks: list[ChatChunk]) -> ChatResult:
+        result = cls()
+        parts: list[str] = []
+        for chunk in chunks:
+            parts.append(chunk.content)
+            if chunk.tool_calls:
+                result.tool_calls = (result.tool_calls or []) + chunk.tool_calls
+            if chunk.finish_reason:
+                result.finish_reason = chunk.finish_reason
+            if chunk.usage:
+                result.usage = chunk.usage
+        result.content = "".join(parts)
+        return result
+
+
+@dataclass(slots=True)
+class ModelInfo:
+    """A model as Roundhouse offers it.
+
+    `id` is the stable public name (`local/smollm2-135m`, `ollama/llama3.1:8b`,
+    `openai/gpt-4o-mini`); `native` is what the backend itself calls it.
+    """
+
+    id: str
+    backend: str
+    native: str
+    local: bool
+    kind: Literal["chat", "embedding"] = "chat"
+    family: str = ""
+    parameter_size: str = ""
+    quantization: str = ""
+    size_bytes: int = 0
+    context_length: int = 0
+    supports_tools: bool = False
+    virtual: bool = False
+    description: str = ""
+
+
+@dataclass(slots=True)
+class LoadedModel:
+    """A model resident in memory on a backend (Ollama's /api/ps row)."""
+
+    id: str
+    backend: str
+    native: str
+    size_bytes: int
+    size_vram: int
+    expires_at: str | None = None
+    context_length: int = 0
+    pinned: bool = False
+
+
+@dataclass(slots=True)
+class BackendHealth:
+    ok: bool
+    detail: str = ""
+    latency_ms: float | None = None

@@ -1,0 +1,164 @@
+"""The one SQLite database: WAL, versioned migrations per component, one writer thread.
+
+Reads use `store.db` (or `await store.read(fn)`); every write goes through the writer thread
+(`await store.write(fn)` or fire-and-forget `store.submit(fn)`) so the request path never
+waits on the disk and there is exactly one writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any, TypeVar
+
+import sqlite_utils
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+Migration = str | Callable[[sqlite_utils.Database], None]
+
+CORE_MIGRATIONS: list[Migration] = [
+    """
+    CREATE TABLE requests (
+        id TEXT PRIMARY KEY,
+        ts REAL NOT NULL,
+        app TEXT NOT NULL,
+        dialect TEXT NOT NULL,
+        endpoint TEXT,
+        model_asked TEXT,
+        model_used TEXT,
+        backend TEXT,
+        tier TEXT,
+        route_json TEXT,
+        tokens_in INTEGER DEFAULT 0,
+        tokens_out INTEGER DEFAULT 0,
+        latency_ms REAL,
+        ttft_ms REAL,
+        status INTEGER,
+        error_kind TEXT,
+        cost_usd REAL DEFAULT 0,
+        cache TEXT,
+        cascade TEXT,
+        chat_id TEXT
+    )
+    """,
+    "CREATE INDEX requests_ts ON requests(ts)",
+    "CREATE INDEX requests_app_ts ON requests(app, ts)",
+    """
+    CREATE TABLE app_tokens (
+        name TEXT PRIMARY KEY,
+        token_sha256 TEXT NOT NULL UNIQUE,
+        hint TEXT NOT NULL,
+        created REAL NOT NULL
+    )
+    """,
+]
+
+
+def _connect(path: Path) -> sqlite_utils.Database:
+    conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
+    db = sqlite_utils.Database(conn)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("PRAGMA busy_timeout=30000")
+    return db
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._writer_db = _connect(path)
+        self._reader_db = _connect(path)
+        self._writer_db.execute(
+            "CREATE TABLE IF NOT EXISTS schema_versions (component TEXT PRIMARY KEY, version INTEGER NOT NULL, "
+            "updated REAL NOT NULL)"
+        )
+        self._jobs: queue.SimpleQueue[tuple[Callable[[sqlite_utils.Database], Any], Future[Any]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._thread = threading.Thread(target=self._run_writer, name="store-writer", daemon=True)
+        self._thread.start()
+        self.migrate("core", CORE_MIGRATIONS)
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        """A connection for reads (WAL lets it read while the writer writes)."""
+        return self._reader_db
+
+    def _run_writer(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            fn, future = job
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                with self._writer_db.conn:
+                    result = fn(self._writer_db)
+            except BaseException as exc:  # reported to whoever waits on it
+                future.set_exception(exc)
+            else:
+                future.set_result(result)
+
+    def submit(self, fn: Callable[[sqlite_utils.Database], T]) -> Future[T]:
+        """Queue a write; returns at once. Errors are logged if nobody waits on the future."""
+        future: Future[T] = Future()
+        future.add_done_callback(_log_failure)
+        self._jobs.put((fn, future))
+        return future
+
+    async def write(self, fn: Callable[[sqlite_utils.Database], T]) -> T:
+        return await asyncio.wrap_future(self.submit(fn))
+
+    def write_sync(self, fn: Callable[[sqlite_utils.Database], T]) -> T:
+        return self.submit(fn).result()
+
+    async def read(self, fn: Callable[[sqlite_utils.Database], T]) -> T:
+        return await asyncio.to_thread(fn, self._reader_db)
+
+    def schema_version(self, component: str) -> int:
+        rows = list(self.db.query("SELECT version FROM schema_versions WHERE component = ?", [component]))
+        return int(rows[0]["version"]) if rows else 0
+
+    def migrate(self, component: str, migrations: Sequence[Migration]) -> int:
+        """Apply the migrations of `component` that have not run yet; returns the new version."""
+
+        def apply(db: sqlite_utils.Database) -> int:
+            rows = list(db.query("SELECT version FROM schema_versions WHERE component = ?", [component]))
+            current = int(rows[0]["version"]) if rows else 0
+            for version, step in enumerate(migrations, start=1):
+                if version <= current:
+                    continue
+                if callable(step):
+                    step(db)
+                else:
+                    db.execute(step)
+                db.execute(
+                    "INSERT INTO schema_versions(component, version, updated) VALUES (?, ?, ?) "
+                    "ON CONFLICT(component) DO UPDATE SET version = excluded.version, updated = excluded.updated",
+                    [component, version, time.time()],
+                )
+                log.info("store: %s schema at version %d", component, version)
+            return max(current, len(migrations))
+
+        return self.write_sync(apply)
+
+    def close(self) -> None:
+        self._jobs.put(None)
+        self._thread.join(timeout=10)
+        self._writer_db.close()
+        self._reader_db.close()
+
+
+def _log_failure(future: Future[Any]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.error("store write failed: %s", future.exception())

@@ -1,0 +1,164 @@
+"""A stand-in OpenAI-compatible server (a cloud provider, LM Studio, vLLM...) on a real socket.
+
+Speaks the documented wire format: /v1/models, /v1/chat/completions (JSON or SSE with
+`data: [DONE]`), /v1/completions, /v1/embeddings, and `{"error": {...}}` bodies. It records
+every request body and Authorization header so tests can prove what did (not) reach it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from tests.standins.runner import ThreadedServer
+
+
+@dataclass
+class OpenAIStandin:
+    models: list[str] = field(default_factory=lambda: ["gpt-4o-mini", "gpt-4o"])
+    reply: str = "Cloud stand-in answer."
+    token_delay_s: float = 0.0
+    failures: list[tuple[int, str]] = field(default_factory=list)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    auth_headers: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self.app = self._build()
+        self.server: ThreadedServer | None = None
+
+    def start(self) -> OpenAIStandin:
+        self.server = ThreadedServer(self.app).start()
+        return self
+
+    def stop(self) -> None:
+        if self.server:
+            self.server.stop()
+
+    @property
+    def url(self) -> str:
+        """Base URL including /v1, as OpenAI SDKs and litellm expect."""
+        assert self.server is not None
+        return self.server.url + "/v1"
+
+    def __enter__(self) -> OpenAIStandin:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def all_text(self) -> str:
+        """Everything every request carried, as one string (for 'never reached' checks)."""
+        with self._lock:
+            return "\n".join(json.dumps(r) for r in self.requests)
+
+    def _build(self) -> FastAPI:
+        app = FastAPI()
+
+        def failure() -> JSONResponse | None:
+            if not self.failures:
+                return None
+            status, message = self.failures.pop(0)
+            kind = "rate_limit_error" if status == 429 else "server_error"
+            return JSONResponse({"error": {"message": message, "type": kind, "param": None, "code": None}}, status)
+
+        async def record(request: Request) -> dict[str, Any]:
+            body = await request.json()
+            with self._lock:
+                self.requests.append(body)
+                self.auth_headers.append(request.headers.get("authorization", ""))
+            return body
+
+        async def models() -> dict[str, Any]:
+            return {
+                "object": "list",
+                "data": [{"id": m, "object": "model", "created": 1700000000, "owned_by": "standin"} for m in self.models],
+            }
+
+        async def chat(request: Request) -> Response:
+            body = await record(request)
+            failed = failure()
+            if failed is not None:
+                return failed
+            created = int(time.time())
+            words = self.reply.split(" ")
+            pieces = [w if i == 0 else " " + w for i, w in enumerate(words)]
+            usage = {"prompt_tokens": 7, "completion_tokens": len(pieces), "total_tokens": 7 + len(pieces)}
+            if not body.get("stream"):
+                return JSONResponse(
+                    {
+                        "id": "chatcmpl-standin",
+                        "object": "chat.completion",
+                        "created": created,
+                        "model": body.get("model"),
+                        "choices": [
+                            {"index": 0, "message": {"role": "assistant", "content": self.reply}, "finish_reason": "stop"}
+                        ],
+                        "usage": usage,
+                    }
+                )
+
+            async def stream() -> Any:
+                base = {"id": "chatcmpl-standin", "object": "chat.completion.chunk", "created": created, "model": body.get("model")}
+                first = {**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]}
+                yield f"data: {json.dumps(first)}\n\n"
+                for piece in pieces:
+                    if self.token_delay_s:
+                        await asyncio.sleep(self.token_delay_s)
+                    chunk = {**base, "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]}
+                    yield f"data: {json.dumps(chunk)}\n\n"
+                last = {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+                yield f"data: {json.dumps(last)}\n\n"
+                if (body.get("stream_options") or {}).get("include_usage"):
+                    yield f"data: {json.dumps({**base, 'choices': [], 'usage': usage})}\n\n"
+                yield "data: [DONE]\n\n"
+
+            return StreamingResponse(stream(), media_type="text/event-stream")
+
+        async def completions(request: Request) -> Response:
+            body = await record(request)
+            failed = failure()
+            if failed is not None:
+                return failed
+            text = self.reply
+            usage = {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8}
+            payload = {
+                "id": "cmpl-standin",
+                "object": "text_completion",
+                "created": int(time.time()),
+                "model": body.get("model"),
+                "choices": [{"index": 0, "text": text, "logprobs": None, "finish_reason": "stop"}],
+                "usage": usage,
+            }
+            if not body.get("stream"):
+                return JSONResponse(payload)
+
+            async def stream() -> Any:
+                yield f"data: {json.dumps(payload)}\n\n"
+                yield "data: [DONE]\n\n"
+
+            return StreamingResponse(stream(), media_type="text/event-stream")
+
+        async def embeddings(request: Request) -> Response:
+            body = await record(request)
+            inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+            data = [
+                {"object": "embedding", "index": i, "embedding": [b / 255 for b in hashlib.sha256(t.encode()).digest()[:8]]}
+                for i, t in enumerate(inputs)
+            ]
+            return JSONResponse({"object": "list", "data": data, "model": body.get("model"), "usage": {"prompt_tokens": 1, "total_tokens": 1}})
+
+        for prefix in ("/v1", ""):
+            app.add_api_route(f"{prefix}/models", models, methods=["GET"])
+            app.add_api_route(f"{prefix}/chat/completions", chat, methods=["POST"])
+            app.add_api_route(f"{prefix}/completions", completions, methods=["POST"])
+            app.add_api_route(f"{prefix}/embeddings", embeddings, methods=["POST"])
+        return app
