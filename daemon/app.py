@@ -60,6 +60,7 @@ class Daemon:
         self.events = EventBus()
         self.secrets = secrets or Secrets()
         self.tokens = Tokens(self.store)
+        self._owns_embedder = embedder is None
         self.embedder = embedder or Embedder()
         self.catalog = Catalog([])
         self.gateway = Gateway(self)
@@ -141,7 +142,8 @@ class Daemon:
                 await backend.close()
             except Exception:
                 log.exception("closing backend %s failed", backend.name)
-        self.embedder.close()
+        if self._owns_embedder:
+            self.embedder.close()
         self.store.close()
 
     async def status(self) -> dict[str, Any]:

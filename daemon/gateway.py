@@ -211,13 +211,14 @@ class Gateway:
         await d.catalog.refresh()
         target = d.catalog.resolve(request.model)
         if target is None or target.model.kind != "embedding":
-            embedding_models = [m.id for m in d.catalog.models() if m.kind == "embedding"]
-            outcome = Outcome(status=404, error_kind="model_not_found")
-            d.gateway.record(request, None, outcome, started, endpoint=endpoint)
+            available = ", ".join(m.id for m in d.catalog.models() if m.kind == "embedding")
+            status, kind = (404, "model_not_found") if target is None else (400, "not_an_embedding_model")
+            self.record(request, None, Outcome(status=status, error_kind=kind), started, endpoint=endpoint)
+            what = "not found" if target is None else "not an embedding model"
             raise RoutingError(
-                f"model '{request.model}' is not an embedding model here; available: {', '.join(embedding_models)}",
-                status=404,
-                kind="model_not_found",
+                f"model '{request.model}' is {what}; embedding models here: {available}",
+                status=status,
+                kind=kind,
                 param="model",
             )
         outcome = Outcome(model_used=target.model.id, backend=target.backend.name)

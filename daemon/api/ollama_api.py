@@ -276,8 +276,9 @@ async def _load_or_unload(request: Request, name: str, keep_alive: str | float |
         action = getattr(manager, "unload", None)
         await (action(target) if callable(action) else target.backend.unload(target.model))
     else:
+        # Residency owns keep-alive and runner options once it manages the model.
         action = getattr(manager, "preload", None)
-        await (action(target, keep_alive) if callable(action) else target.backend.load(target.model, keep_alive))
+        await (action(target) if callable(action) else target.backend.load(target.model, keep_alive))
     return JSONResponse(_load_body(target.model.id, kind, "unload" if unload else "load"))
 
 
