@@ -30,7 +30,12 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
-BODY = {"model": "gpt-bench", "messages": [{"role": "user", "content": "ping"}], "temperature": 0.7, "max_tokens": 8}
+BODY = {
+    "model": "gpt-bench",
+    "messages": [{"role": "user", "content": "ping"}],
+    "temperature": 0.7,
+    "max_tokens": 8,
+}
 
 
 def free_port() -> int:
@@ -63,7 +68,7 @@ def start_roundhouse(backend_url: str, home: Path) -> tuple[subprocess.Popen[byt
     port = free_port()
     (home / "config").mkdir(parents=True, exist_ok=True)
     (home / "config" / "config.toml").write_text(
-        f'[embedded]\nenabled = false\n\n[ollama]\ndiscover_local = false\n\n'
+        f"[embedded]\nenabled = false\n\n[ollama]\ndiscover_local = false\n\n"
         f'[[openai_compat]]\nname = "bench"\nbase_url = "{backend_url}"\nlocal = true\n'
     )
     env = {**os.environ, "ROUNDHOUSE_HOME": str(home), "ROUNDHOUSE_LOG_LEVEL": "warning"}
@@ -123,7 +128,9 @@ def pct(values: list[float], q: float) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--requests", type=int, default=2000, help="measured requests per path and mode")
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--litellm", default=str(ROOT / ".venv-bench" / "bin" / "litellm"))
@@ -141,11 +148,15 @@ def main() -> int:
             lite, paths["litellm"] = start_litellm(args.litellm, backend_url, home)
             procs.append(lite)
         else:
-            print(f"LiteLLM proxy not found at {args.litellm}: comparing against direct only", file=sys.stderr)
+            print(
+                f"LiteLLM proxy not found at {args.litellm}: comparing against direct only", file=sys.stderr
+            )
 
         models = {"direct": "gpt-bench", "roundhouse": "bench/gpt-bench", "litellm": "gpt-bench"}
         results: dict[tuple[str, bool], list[float]] = {(p, s): [] for p in paths for s in (False, True)}
-        clients = {p: httpx.Client(timeout=30, limits=httpx.Limits(max_keepalive_connections=1)) for p in paths}
+        clients = {
+            p: httpx.Client(timeout=30, limits=httpx.Limits(max_keepalive_connections=1)) for p in paths
+        }
         order = list(paths)
         for i in range(args.warmup + args.requests):
             random.shuffle(order)
@@ -156,7 +167,10 @@ def main() -> int:
                     if i >= args.warmup:
                         results[(path, stream)].append(ms)
 
-        print(f"\nproxy overhead: {args.requests} requests per path and mode, interleaved, one client, keep-alive")
+        print(
+            f"\nproxy overhead: {args.requests} requests per path and mode, interleaved, "
+            "one client, keep-alive"
+        )
         print(f"{'path':<12}{'mode':<14}{'p50 ms':>9}{'p99 ms':>9}{'added p50':>11}{'added p99':>11}")
         added: dict[tuple[str, bool], tuple[float, float]] = {}
         for stream in (False, True):
@@ -179,7 +193,10 @@ def main() -> int:
                 lite50 = added[("litellm", stream)][0]
                 ratio = rh50 / lite50 if lite50 > 0 else float("inf")
                 verdict = "met" if ratio <= 1 / 8 else "MISSED"
-                print(f"goal: Roundhouse adds <= 1/8 of LiteLLM's added p50 ({mode}): ratio {ratio:.3f} -> {verdict}")
+                print(
+                    f"goal: Roundhouse adds <= 1/8 of LiteLLM's added p50 ({mode}): "
+                    f"ratio {ratio:.3f} -> {verdict}"
+                )
         print(f"\nmean of direct non-stream: {statistics.mean(results[('direct', False)]):.3f} ms")
     finally:
         for proc in procs:

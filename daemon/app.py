@@ -50,7 +50,9 @@ def _component_factory(concern: str) -> Any | None:
 class Daemon:
     """Everything the daemon is, built once. The HTTP app reads it from `app.state.rh`."""
 
-    def __init__(self, settings: Settings, *, secrets: Secrets | None = None, embedder: Embedder | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, secrets: Secrets | None = None, embedder: Embedder | None = None
+    ) -> None:
         self.settings = settings
         self.version = __version__
         self.started_at = time.time()

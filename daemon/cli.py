@@ -82,7 +82,10 @@ def _token(args: argparse.Namespace) -> int:
                 print(f"error: {exc}", file=sys.stderr)
                 return 2
             print(token)
-            print(f"Token for app '{args.name}'. It is shown once; send it as 'Authorization: Bearer <token>'.", file=sys.stderr)
+            print(
+                f"Token for app '{args.name}'. It is shown once; send it as 'Authorization: Bearer <token>'.",
+                file=sys.stderr,
+            )
         elif args.token_command == "list":
             for row in tokens.list():
                 print(f"{row['name']}\t{row['hint']}")
@@ -114,7 +117,11 @@ def _keys(args: argparse.Namespace) -> int:
         return 2
     try:
         if args.keys_command == "set":
-            key = getpass.getpass(f"API key for {args.provider}: ") if sys.stdin.isatty() else sys.stdin.readline()
+            key = (
+                getpass.getpass(f"API key for {args.provider}: ")
+                if sys.stdin.isatty()
+                else sys.stdin.readline()
+            )
             secrets.set(args.provider, key)
             print(f"stored the {args.provider} key in {detail} (ends {secrets.hint(args.provider)})")
         elif args.keys_command == "delete":
@@ -137,7 +144,9 @@ def _route(args: argparse.Namespace) -> int:
         daemon = Daemon(load_settings())
         await daemon.start()
         try:
-            request = ChatRequest(model=args.model, messages=[{"role": "user", "content": args.prompt}], app=args.app)
+            request = ChatRequest(
+                model=args.model, messages=[{"role": "user", "content": args.prompt}], app=args.app
+            )
             route = await daemon.router.decide(request)
             return route.explain()
         finally:

@@ -29,7 +29,9 @@ class CacheLookup:
 class ResponseCache(Protocol):
     async def lookup(self, request: ChatRequest, route: Route) -> CacheLookup: ...
 
-    async def store(self, request: ChatRequest, route: Route, lookup: CacheLookup, chunks: list[ChatChunk]) -> None: ...
+    async def store(
+        self, request: ChatRequest, route: Route, lookup: CacheLookup, chunks: list[ChatChunk]
+    ) -> None: ...
 
 
 class QueueFull(Exception):
@@ -56,6 +58,10 @@ class Residency(Protocol):
         """Make sure `target.model` is (or can be) resident before the request runs."""
         ...
 
+    def hold(self, target: Target, request: ChatRequest | None = None) -> AbstractAsyncContextManager[None]:
+        """`ensure`, then count the request as running on the model until the block ends."""
+        ...
+
     async def status(self) -> dict[str, Any]: ...
 
 
@@ -72,7 +78,9 @@ class NoCache:
     async def lookup(self, request: ChatRequest, route: Route) -> CacheLookup:
         return CacheLookup(status="off")
 
-    async def store(self, request: ChatRequest, route: Route, lookup: CacheLookup, chunks: list[ChatChunk]) -> None:
+    async def store(
+        self, request: ChatRequest, route: Route, lookup: CacheLookup, chunks: list[ChatChunk]
+    ) -> None:
         return None
 
 
@@ -97,6 +105,10 @@ class NoResidency:
 
     async def ensure(self, target: Target) -> None:
         return None
+
+    @asynccontextmanager
+    async def hold(self, target: Target, request: ChatRequest | None = None) -> AsyncIterator[None]:
+        yield
 
     async def status(self) -> dict[str, Any]:
         return {"enabled": False, "detail": self.note}

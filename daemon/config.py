@@ -72,13 +72,15 @@ class EmbeddedSettings(BaseModel):
     models: dict[str, str] = Field(default_factory=dict)
     context_length: int = Field(default=2048, ge=256)
     threads: int | None = None
-    n_gpu_layers: int = 0
+    # Layers to offload to the GPU; unset means "as many as free VRAM allows" (read at load).
+    n_gpu_layers: int | None = None
 
 
 class OllamaSettings(BaseModel):
     # Base URLs of Ollama hosts. A server on 127.0.0.1:11434 is discovered automatically.
     hosts: list[str] = Field(default_factory=list)
     discover_local: bool = True
+    local_url: str = "http://127.0.0.1:11434"
     timeout_s: float = 300.0
 
 

@@ -6,6 +6,7 @@ response and render `Exchange.chunks` in their dialect. Everything after the par
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -91,7 +92,9 @@ class Gateway:
             headers=headers,
         )
 
-    async def _execute(self, request: ChatRequest, route: Route, lookup: CacheLookup) -> AsyncIterator[ChatChunk]:
+    async def _execute(
+        self, request: ChatRequest, route: Route, lookup: CacheLookup
+    ) -> AsyncIterator[ChatChunk]:
         """Run on the route's target, falling back in order on retryable failures that happen
         before the first token. Stores the whole answer in the cache when it completes."""
         d = self.daemon
@@ -103,9 +106,11 @@ class Gateway:
                 continue
             produced: list[ChatChunk] = []
             try:
-                if target.model.local:
-                    await d.residency.ensure(target)
-                async with d.scheduler.slot(target.backend.name, request.priority):
+                # A local model is made resident first (a load waits in line, it does not fail).
+                async with (
+                    d.residency.hold(target, request) if target.model.local else contextlib.nullcontext(),
+                    d.scheduler.slot(target.backend.name, request.priority),
+                ):
                     async for chunk in target.backend.chat(request, target.model):
                         produced.append(chunk)
                         yield chunk
@@ -115,7 +120,12 @@ class Gateway:
                     policy.report_failure(target, exc)
                 if produced or not exc.retryable or index == len(targets) - 1:
                     raise
-                log.warning("request %s: %s failed (%s), trying the next model", request.request_id, target.model.id, exc)
+                log.warning(
+                    "request %s: %s failed (%s), trying the next model",
+                    request.request_id,
+                    target.model.id,
+                    exc,
+                )
                 continue
             if policy is not None:
                 policy.report_success(target)
@@ -154,7 +164,9 @@ class Gateway:
             outcome.status, outcome.error_kind = 499, "client_closed"
             raise
         except BaseException as exc:
-            outcome.status, outcome.error_kind = (499, "client_closed") if _is_cancel(exc) else (500, type(exc).__name__)
+            outcome.status, outcome.error_kind = (
+                (499, "client_closed") if _is_cancel(exc) else (500, type(exc).__name__)
+            )
             raise
         finally:
             if outcome.usage.completion_tokens == 0 and completion_parts:
@@ -202,10 +214,15 @@ class Gateway:
         d.store.submit(lambda db: db["requests"].insert(row, replace=True))
         d.events.publish(
             "request.done",
-            {k: row[k] for k in ("id", "app", "model_used", "backend", "tier", "status", "cost_usd", "cache")},
+            {
+                k: row[k]
+                for k in ("id", "app", "model_used", "backend", "tier", "status", "cost_usd", "cache")
+            },
         )
 
-    async def embed(self, request: ChatRequest, inputs: list[str], endpoint: str) -> tuple[ModelInfo, list[list[float]]]:
+    async def embed(
+        self, request: ChatRequest, inputs: list[str], endpoint: str
+    ) -> tuple[ModelInfo, list[list[float]]]:
         d = self.daemon
         started = time.perf_counter()
         await d.catalog.refresh()
@@ -270,8 +287,15 @@ class DirectRouter:
                 if model.kind == "chat" and model.local == want_local:
                     target = catalog.resolve(model.id)
                     assert target is not None
-                    return Route(target=target, tier=None, reasons=[f"'{name}': first available model"], private=want_local)
-            raise RoutingError(f"no {'local' if want_local else 'cloud'} model is available", status=503, kind="no_model")
+                    return Route(
+                        target=target,
+                        tier=None,
+                        reasons=[f"'{name}': first available model"],
+                        private=want_local,
+                    )
+            raise RoutingError(
+                f"no {'local' if want_local else 'cloud'} model is available", status=503, kind="no_model"
+            )
         target = catalog.resolve(name)
         if target is None or target.model.kind != "chat":
             raise RoutingError(f"model '{name}' not found", status=404, kind="model_not_found", param="model")

@@ -101,4 +101,3 @@ class Secrets:
         if not value:
             return None
         return "…" + value[-4:] if len(value) >= 8 else "…"
-

@@ -78,8 +78,8 @@ class Store:
         self._writer_db = _connect(path)
         self._reader_db = _connect(path)
         self._writer_db.execute(
-            "CREATE TABLE IF NOT EXISTS schema_versions (component TEXT PRIMARY KEY, version INTEGER NOT NULL, "
-            "updated REAL NOT NULL)"
+            "CREATE TABLE IF NOT EXISTS schema_versions "
+            "(component TEXT PRIMARY KEY, version INTEGER NOT NULL, updated REAL NOT NULL)"
         )
         self._jobs: queue.SimpleQueue[tuple[Callable[[sqlite_utils.Database], Any], Future[Any]] | None] = (
             queue.SimpleQueue()
@@ -144,7 +144,8 @@ class Store:
                     db.execute(step)
                 db.execute(
                     "INSERT INTO schema_versions(component, version, updated) VALUES (?, ?, ?) "
-                    "ON CONFLICT(component) DO UPDATE SET version = excluded.version, updated = excluded.updated",
+                    "ON CONFLICT(component) DO UPDATE SET version = excluded.version, "
+                    "updated = excluded.updated",
                     [component, version, time.time()],
                 )
                 log.info("store: %s schema at version %d", component, version)

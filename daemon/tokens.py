@@ -27,7 +27,9 @@ class Tokens:
     def create(self, name: str) -> str:
         """A new token for app `name` (replacing any earlier one). Returned once, never stored."""
         if not _NAME.match(name):
-            raise ValueError("an app name is 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
+            raise ValueError(
+                "an app name is 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+            )
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         row = {"name": name, "token_sha256": _digest(token), "hint": token[-4:], "created": time.time()}
         self._store.write_sync(lambda db: db["app_tokens"].insert(row, pk="name", replace=True))

@@ -66,7 +66,9 @@ class RunningDaemon:
         self.server = server
         self.url = server.url
 
-    def rows(self, sql: str = "SELECT * FROM requests ORDER BY ts", params: list[Any] | None = None) -> list[dict[str, Any]]:
+    def rows(
+        self, sql: str = "SELECT * FROM requests ORDER BY ts", params: list[Any] | None = None
+    ) -> list[dict[str, Any]]:
         """Ledger rows, after the writer has caught up."""
         self.daemon.store.write_sync(lambda db: None)
         return list(self.daemon.store.db.query(sql, params or []))

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 
 from roundhouse.daemon.api.common import daemon_of
 from roundhouse.daemon.api.errors import ApiError
+from roundhouse.daemon.events import Event
 from roundhouse.daemon.secrets import PROVIDERS, NoSecureStore
 
 router = APIRouter(prefix="/control/v1", tags=["Control"])
@@ -83,7 +84,7 @@ async def events(request: Request, since: int = 0, once: bool = False) -> Stream
 
     async def stream() -> AsyncIterator[bytes]:
         for event in bus.recent(since):
-            yield f"id: {event.seq}\nevent: {event.kind}\ndata: {json.dumps(event.as_dict())}\n\n".encode()
+            yield _sse(event)
         if once:
             return
         subscription = bus.subscribe()
@@ -94,11 +95,15 @@ async def events(request: Request, since: int = 0, once: bool = False) -> Stream
                 except TimeoutError:
                     yield b": keep-alive\n\n"
                     continue
-                yield f"id: {event.seq}\nevent: {event.kind}\ndata: {json.dumps(event.as_dict())}\n\n".encode()
+                yield _sse(event)
         finally:
             await subscription.aclose()
 
     return StreamingResponse(stream(), media_type="text/event-stream")
+
+
+def _sse(event: Event) -> bytes:
+    return f"id: {event.seq}\nevent: {event.kind}\ndata: {json.dumps(event.as_dict())}\n\n".encode()
 
 
 @router.get("/tokens", summary="App tokens (names and last four characters only)")
@@ -131,7 +136,10 @@ async def list_keys(request: Request) -> dict[str, Any]:
         stored = set(secrets.names()) if ok else set()
         return {
             "keyring": {"available": ok, "detail": detail},
-            "providers": [{"provider": p, "stored": p in stored, "hint": secrets.hint(p) if p in stored else None} for p in PROVIDERS],
+            "providers": [
+                {"provider": p, "stored": p in stored, "hint": secrets.hint(p) if p in stored else None}
+                for p in PROVIDERS
+            ],
         }
 
     return await asyncio.to_thread(read)
@@ -139,7 +147,9 @@ async def list_keys(request: Request) -> dict[str, Any]:
 
 def _provider(name: str) -> str:
     if name not in PROVIDERS:
-        raise ApiError(404, f"unknown provider '{name}'; known: {', '.join(PROVIDERS)}", code="unknown_provider")
+        raise ApiError(
+            404, f"unknown provider '{name}'; known: {', '.join(PROVIDERS)}", code="unknown_provider"
+        )
     return name
 
 
@@ -181,7 +191,9 @@ async def test_key(provider: str, request: Request) -> dict[str, Any]:
     if model is None:
         raise ApiError(404, f"no key stored for {name}", code="not_found")
     backend = d.catalog.backends[model.backend]
-    probe = ChatRequest(model=model.id, messages=[{"role": "user", "content": "Say OK."}], max_tokens=1, app="roundhouse")
+    probe = ChatRequest(
+        model=model.id, messages=[{"role": "user", "content": "Say OK."}], max_tokens=1, app="roundhouse"
+    )
     try:
         async for _ in backend.chat(probe, model):
             pass

@@ -20,6 +20,7 @@ class BodyTooLarge(Exception):
         super().__init__(f"request body too large (limit {limit} bytes)")
         self.limit = limit
 
+
 _OPENAI_TYPES = {
     400: "invalid_request_error",
     401: "authentication_error",
@@ -49,7 +50,9 @@ def dialect_of(path: str) -> str:
     return "openai"
 
 
-def error_body(dialect: str, status: int, message: str, code: str | None = None, param: str | None = None) -> dict[str, Any]:
+def error_body(
+    dialect: str, status: int, message: str, code: str | None = None, param: str | None = None
+) -> dict[str, Any]:
     if dialect == "ollama":
         return {"error": message}
     kind = _OPENAI_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
@@ -57,10 +60,17 @@ def error_body(dialect: str, status: int, message: str, code: str | None = None,
 
 
 def error_response(
-    path: str, status: int, message: str, *, code: str | None = None, param: str | None = None,
+    path: str,
+    status: int,
+    message: str,
+    *,
+    code: str | None = None,
+    param: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    return JSONResponse(error_body(dialect_of(path), status, message, code, param), status_code=status, headers=headers)
+    return JSONResponse(
+        error_body(dialect_of(path), status, message, code, param), status_code=status, headers=headers
+    )
 
 
 def error_bytes(path: str, status: int, message: str, code: str | None = None) -> bytes:
@@ -90,7 +100,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def _api(request: Request, exc: ApiError) -> JSONResponse:
-        return error_response(request.url.path, exc.status, exc.message, code=exc.code, param=exc.param, headers=exc.headers)
+        return error_response(
+            request.url.path, exc.status, exc.message, code=exc.code, param=exc.param, headers=exc.headers
+        )
 
     @app.exception_handler(RoutingError)
     async def _routing(request: Request, exc: RoutingError) -> JSONResponse:
@@ -104,7 +116,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(QueueFull)
     async def _busy(request: Request, exc: QueueFull) -> JSONResponse:
         retry = str(max(1, round(exc.retry_after)))
-        return error_response(request.url.path, 503, str(exc), code="queue_full", headers={"Retry-After": retry})
+        return error_response(
+            request.url.path, 503, str(exc), code="queue_full", headers={"Retry-After": retry}
+        )
 
     @app.exception_handler(BodyTooLarge)
     async def _too_large(request: Request, exc: BodyTooLarge) -> JSONResponse:
@@ -117,4 +131,6 @@ def install(app: FastAPI) -> None:
             message = f"no such endpoint: {request.method} {request.url.path}"
         if exc.status_code == 405:
             message = f"method {request.method} is not allowed on {request.url.path}"
-        return error_response(request.url.path, exc.status_code, message, headers=getattr(exc, "headers", None))
+        return error_response(
+            request.url.path, exc.status_code, message, headers=getattr(exc, "headers", None)
+        )

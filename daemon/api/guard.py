@@ -79,7 +79,9 @@ class Guard:
         auth = headers.get(b"authorization", b"").decode("latin-1")
 
         if self.loopback_only and host and not self._local_host(host):
-            await _reject(send, path, 403, f"Host '{host}' is not allowed: Roundhouse answers only local names")
+            await _reject(
+                send, path, 403, f"Host '{host}' is not allowed: Roundhouse answers only local names"
+            )
             return
         if origin and not self._local_origin(origin):
             await _reject(send, path, 403, f"Origin '{origin}' is not allowed")
@@ -97,7 +99,12 @@ class Guard:
             client = scope.get("client")
             client_is_local = client is None or _is_loopback_ip(client[0])
             if not (self.loopback_only and client_is_local):
-                await _reject(send, path, 401, "an app token is required: create one with `roundhoused token create NAME`")
+                await _reject(
+                    send,
+                    path,
+                    401,
+                    "an app token is required: create one with `roundhoused token create NAME`",
+                )
                 return
         scope.setdefault("state", {})["app_name"] = app_name
 

@@ -129,7 +129,12 @@ def _sampling(options: dict[str, Any] | None) -> dict[str, Any]:
     """Ollama options -> ChatRequest fields; the rest stay runner options."""
     options = dict(options or {})
     fields: dict[str, Any] = {}
-    for ours, theirs in (("temperature", "temperature"), ("top_p", "top_p"), ("seed", "seed"), ("max_tokens", "num_predict")):
+    for ours, theirs in (
+        ("temperature", "temperature"),
+        ("top_p", "top_p"),
+        ("seed", "seed"),
+        ("max_tokens", "num_predict"),
+    ):
         if theirs in options:
             fields[ours] = options.pop(theirs)
     if "stop" in options:
@@ -153,7 +158,8 @@ def _openai_messages(messages: list[OllamaMessage]) -> list[dict[str, Any]]:
         out: dict[str, Any] = {"role": message.role, "content": message.content}
         if message.images:
             out["content"] = [{"type": "text", "text": message.content}] + [
-                {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{image}"}} for image in message.images
+                {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{image}"}}
+                for image in message.images
             ]
         if message.tool_calls:
             out["tool_calls"] = [
@@ -251,7 +257,9 @@ async def _respond(request: Request, chat: ChatRequest, shape: Shape) -> Respons
     model = exchange.route.model.id
     first, rest = await first_and_rest(exchange.chunks)
     if chat.stream:
-        return StreamingResponse(_ndjson(shape, model, first, rest, started), media_type=NDJSON, headers=exchange.headers)
+        return StreamingResponse(
+            _ndjson(shape, model, first, rest, started), media_type=NDJSON, headers=exchange.headers
+        )
     chunks = [first] if first is not None else []
     chunks += [c async for c in rest]
     result = ChatResult.from_chunks(chunks)
@@ -260,7 +268,9 @@ async def _respond(request: Request, chat: ChatRequest, shape: Shape) -> Respons
     return JSONResponse(body, headers=exchange.headers)
 
 
-async def _load_or_unload(request: Request, name: str, keep_alive: str | float | None, kind: str) -> JSONResponse:
+async def _load_or_unload(
+    request: Request, name: str, keep_alive: str | float | None, kind: str
+) -> JSONResponse:
     """Ollama's load-only form (no prompt/messages) and unload form (keep_alive 0)."""
     d = daemon_of(request)
     await d.catalog.refresh()
@@ -331,7 +341,11 @@ async def show(body: ShowRequest, request: Request) -> dict[str, Any]:
         shown: dict[str, Any] = await upstream(info.native)
         shown["details"] = shown.get("details") or _details(info)
         return shown
-    capabilities = ["embedding"] if info.kind == "embedding" else ["completion"] + (["tools"] if info.supports_tools else [])
+    capabilities = (
+        ["embedding"]
+        if info.kind == "embedding"
+        else ["completion"] + (["tools"] if info.supports_tools else [])
+    )
     return {
         "license": "",
         "modelfile": "",
@@ -378,9 +392,16 @@ async def generate(
         return await _load_or_unload(request, body.model, body.keep_alive, "generate")
     if body.raw or body.suffix is not None:
         chat_request = ChatRequest(
-            model=body.model, kind="completion", prompt=body.prompt or "", suffix=body.suffix,
-            stream=body.stream, keep_alive=body.keep_alive, dialect="ollama", cache_control=cache_control,
-            **_sampling(body.options), **request_meta(request),
+            model=body.model,
+            kind="completion",
+            prompt=body.prompt or "",
+            suffix=body.suffix,
+            stream=body.stream,
+            keep_alive=body.keep_alive,
+            dialect="ollama",
+            cache_control=cache_control,
+            **_sampling(body.options),
+            **request_meta(request),
         )
     else:
         messages: list[dict[str, Any]] = []
@@ -388,9 +409,15 @@ async def generate(
             messages.append({"role": "system", "content": body.system})
         messages.append({"role": "user", "content": body.prompt or ""})
         chat_request = ChatRequest(
-            model=body.model, messages=messages, stream=body.stream, keep_alive=body.keep_alive,
-            response_format=_response_format(body.format), dialect="ollama", cache_control=cache_control,
-            **_sampling(body.options), **request_meta(request),
+            model=body.model,
+            messages=messages,
+            stream=body.stream,
+            keep_alive=body.keep_alive,
+            response_format=_response_format(body.format),
+            dialect="ollama",
+            cache_control=cache_control,
+            **_sampling(body.options),
+            **request_meta(request),
         )
     return await _respond(request, chat_request, shape="generate")
 

@@ -107,14 +107,18 @@ async def get_model(model_id: str, request: Request) -> dict[str, Any]:
     raise ApiError(404, f"model '{model_id}' not found", code="model_not_found", param="model")
 
 
-def _chunk_json(kind: str, rid: str, created: int, model: str, chunk: ChatChunk, first: bool) -> dict[str, Any]:
+def _chunk_json(
+    kind: str, rid: str, created: int, model: str, chunk: ChatChunk, first: bool
+) -> dict[str, Any]:
     if kind == "completion":
         return {
             "id": rid,
             "object": "text_completion",
             "created": created,
             "model": model,
-            "choices": [{"index": 0, "text": chunk.content, "logprobs": None, "finish_reason": chunk.finish_reason}],
+            "choices": [
+                {"index": 0, "text": chunk.content, "logprobs": None, "finish_reason": chunk.finish_reason}
+            ],
         }
     delta: dict[str, Any] = {}
     if first:
@@ -195,7 +199,9 @@ async def _respond(request: Request, chat: ChatRequest) -> Response:
             "object": "text_completion",
             "created": created,
             "model": model,
-            "choices": [{"index": 0, "text": result.content, "logprobs": None, "finish_reason": result.finish_reason}],
+            "choices": [
+                {"index": 0, "text": result.content, "logprobs": None, "finish_reason": result.finish_reason}
+            ],
             "usage": _usage_json(result.usage),
         }
     else:
@@ -208,7 +214,9 @@ async def _respond(request: Request, chat: ChatRequest) -> Response:
             "created": created,
             "model": model,
             "system_fingerprint": None,
-            "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": result.finish_reason}],
+            "choices": [
+                {"index": 0, "message": message, "logprobs": None, "finish_reason": result.finish_reason}
+            ],
             "usage": _usage_json(result.usage),
         }
     return JSONResponse(body, headers=exchange.headers)
@@ -250,7 +258,9 @@ async def completions(
     prompt = body.prompt
     if isinstance(prompt, list):
         if len(prompt) != 1:
-            raise ApiError(400, "only one prompt per request is supported", code="invalid_request", param="prompt")
+            raise ApiError(
+                400, "only one prompt per request is supported", code="invalid_request", param="prompt"
+            )
         prompt = prompt[0]
     chat = ChatRequest(
         model=body.model,

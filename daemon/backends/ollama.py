@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from roundhouse.daemon.app import Daemon
 
 log = logging.getLogger(__name__)
-LOCAL_OLLAMA = "http://127.0.0.1:11434"
 
 # OpenAI sampling names -> Ollama runner options.
 _OPTION_NAMES = {"temperature": "temperature", "top_p": "top_p", "seed": "seed", "max_tokens": "num_predict"}
@@ -36,7 +35,10 @@ def ollama_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """OpenAI-shaped messages -> Ollama's: string content, images apart, tool-call arguments as objects."""
     converted: list[dict[str, Any]] = []
     for message in messages:
-        out: dict[str, Any] = {"role": message.get("role", "user"), "content": content_text(message.get("content"))}
+        out: dict[str, Any] = {
+            "role": message.get("role", "user"),
+            "content": content_text(message.get("content")),
+        }
         content = message.get("content")
         if isinstance(content, list):
             images = [
@@ -101,7 +103,9 @@ class OllamaBackend:
         if isinstance(exc, httpx.TimeoutException):
             return BackendError(f"{self.name}: timed out", status=504, retryable=True, kind="timeout")
         if isinstance(exc, (ConnectionError, httpx.HTTPError)):
-            return BackendError(f"{self.name}: cannot reach {self.host}", status=502, retryable=True, kind="unreachable")
+            return BackendError(
+                f"{self.name}: cannot reach {self.host}", status=502, retryable=True, kind="unreachable"
+            )
         return BackendError(f"{self.name}: {exc}", status=502)
 
     def model_id(self, native: str) -> str:
@@ -194,7 +198,9 @@ class OllamaBackend:
                         chunk.tool_calls = _openai_tool_calls(list(message.tool_calls))
                 if part.done:
                     reason = part.done_reason or "stop"
-                    chunk.finish_reason = "length" if reason == "length" else ("tool_calls" if chunk.tool_calls else "stop")
+                    chunk.finish_reason = (
+                        "length" if reason == "length" else ("tool_calls" if chunk.tool_calls else "stop")
+                    )
                     chunk.usage = Usage(int(part.prompt_eval_count or 0), int(part.eval_count or 0))
                 yield chunk
         except BackendError:
@@ -216,7 +222,11 @@ class OllamaBackend:
             version = response.json().get("version", "?")
         except Exception as exc:
             return BackendHealth(ok=False, detail=str(self._error(exc)))
-        return BackendHealth(ok=True, detail=f"Ollama {version} at {self.host}", latency_ms=(time.perf_counter() - started) * 1000)
+        return BackendHealth(
+            ok=True,
+            detail=f"Ollama {version} at {self.host}",
+            latency_ms=(time.perf_counter() - started) * 1000,
+        )
 
     async def loaded(self) -> list[LoadedModel]:
         try:
@@ -236,10 +246,13 @@ class OllamaBackend:
             for item in response.models
         ]
 
-    async def load(self, model: ModelInfo, keep_alive: str | float | None = None) -> None:
-        """Ollama loads a model on a generate request with no prompt."""
+    async def load(
+        self, model: ModelInfo, keep_alive: str | float | None = None, options: dict[str, Any] | None = None
+    ) -> None:
+        """Ollama loads a model on a generate request with no prompt. The runner options
+        (num_ctx...) must match later requests' or Ollama reloads the model."""
         try:
-            await self._client.generate(model=model.native, keep_alive=keep_alive)
+            await self._client.generate(model=model.native, keep_alive=keep_alive, options=options or None)
         except Exception as exc:
             raise self._error(exc, model.native) from exc
 
@@ -266,9 +279,10 @@ async def discover(daemon: Daemon) -> list[OllamaBackend]:
     """Configured hosts, plus a local server on 127.0.0.1:11434 when one answers."""
     settings = daemon.settings.ollama
     hosts = list(dict.fromkeys(h.rstrip("/") for h in settings.hosts))
-    if settings.discover_local and LOCAL_OLLAMA not in hosts and await _answers(LOCAL_OLLAMA):
-        log.info("ollama: found a local server at %s", LOCAL_OLLAMA)
-        hosts.insert(0, LOCAL_OLLAMA)
+    local = settings.local_url.rstrip("/")
+    if settings.discover_local and local not in hosts and await _answers(local):
+        log.info("ollama: found a local server at %s", local)
+        hosts.insert(0, local)
     return [
         OllamaBackend("ollama" if i == 0 else f"ollama-{i + 1}", host, timeout_s=settings.timeout_s)
         for i, host in enumerate(hosts)

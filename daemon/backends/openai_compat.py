@@ -25,7 +25,16 @@ def request_body(request: ChatRequest, native_model: str) -> dict[str, Any]:
             body["suffix"] = request.suffix
     else:
         body["messages"] = request.messages
-    for key in ("temperature", "top_p", "max_tokens", "stop", "seed", "tools", "tool_choice", "response_format"):
+    for key in (
+        "temperature",
+        "top_p",
+        "max_tokens",
+        "stop",
+        "seed",
+        "tools",
+        "tool_choice",
+        "response_format",
+    ):
         value = getattr(request, key)
         if value is not None:
             body[key] = value
@@ -71,7 +80,13 @@ def chunk_from_openai(payload: dict[str, Any], kind: str) -> ChatChunk:
 
 class OpenAICompatBackend:
     def __init__(
-        self, name: str, base_url: str, *, api_key: str | None = None, local: bool = True, timeout_s: float = 300.0
+        self,
+        name: str,
+        base_url: str,
+        *,
+        api_key: str | None = None,
+        local: bool = True,
+        timeout_s: float = 300.0,
     ) -> None:
         self.name = name
         self.local = local
@@ -146,7 +161,9 @@ class OpenAICompatBackend:
 
     async def embed(self, model: ModelInfo, inputs: list[str]) -> list[list[float]]:
         try:
-            async with self._http().post(self._url("/embeddings"), json={"model": model.native, "input": inputs}) as response:
+            async with self._http().post(
+                self._url("/embeddings"), json={"model": model.native, "input": inputs}
+            ) as response:
                 text = await response.text()
                 status = response.status
         except (aiohttp.ClientError, TimeoutError) as exc:
@@ -159,7 +176,9 @@ class OpenAICompatBackend:
     async def health(self) -> BackendHealth:
         started = time.perf_counter()
         try:
-            async with self._http().get(self._url("/models"), timeout=aiohttp.ClientTimeout(total=3.0)) as response:
+            async with self._http().get(
+                self._url("/models"), timeout=aiohttp.ClientTimeout(total=3.0)
+            ) as response:
                 status = response.status
         except (aiohttp.ClientError, TimeoutError) as exc:
             return BackendHealth(ok=False, detail=f"unreachable: {exc.__class__.__name__}")
@@ -186,5 +205,7 @@ def create(daemon: Daemon) -> list[OpenAICompatBackend]:
     backends = []
     for endpoint in daemon.settings.openai_compat:
         key = daemon.secrets.get(endpoint.key_name) if endpoint.key_name else None
-        backends.append(OpenAICompatBackend(endpoint.name, endpoint.base_url, api_key=key, local=endpoint.local))
+        backends.append(
+            OpenAICompatBackend(endpoint.name, endpoint.base_url, api_key=key, local=endpoint.local)
+        )
     return backends

@@ -20,9 +20,16 @@ from tests.standins.runner import free_port
 ROUNDHOUSED = str(Path(sys.executable).parent / "roundhoused")
 
 
-def run(*args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, stdin: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [ROUNDHOUSED, *args], input=stdin, capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})}
+        [ROUNDHOUSED, *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -50,7 +57,9 @@ def test_keys_set_list_delete_never_print_the_key(rh_home: Path) -> None:
     previous = service.get("groq")
     try:
         stored = run("keys", "set", "groq", stdin=key + "\n")
-        assert stored.returncode == 0 and key not in stored.stdout + stored.stderr and "…QRST" in stored.stdout
+        assert (
+            stored.returncode == 0 and key not in stored.stdout + stored.stderr and "…QRST" in stored.stdout
+        )
         listed = run("keys", "list")
         assert "groq\t…QRST" in listed.stdout and key not in listed.stdout
         assert run("keys", "set", "nosuchprovider", stdin="x").returncode == 2
@@ -62,7 +71,13 @@ def test_keys_set_list_delete_never_print_the_key(rh_home: Path) -> None:
 
 
 def test_keys_without_a_keyring_refuse_plainly(rh_home: Path) -> None:
-    result = run("keys", "set", "openai", stdin="sk-whatever-123456\n", env={"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"})
+    result = run(
+        "keys",
+        "set",
+        "openai",
+        stdin="sk-whatever-123456\n",
+        env={"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"},
+    )
     assert result.returncode == 1 and "no secure keyring" in result.stderr
 
 

@@ -19,7 +19,10 @@ def test_store_uses_wal_and_versions_each_component(tmp_path: Path) -> None:
     try:
         assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert store.schema_version("core") >= 4
-        steps = ["CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT)", "ALTER TABLE notes ADD COLUMN tag TEXT"]
+        steps = [
+            "CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT)",
+            "ALTER TABLE notes ADD COLUMN tag TEXT",
+        ]
         assert store.migrate("notes", steps[:1]) == 1
         assert store.migrate("notes", steps) == 2
         assert store.migrate("notes", steps) == 2, "applied migrations never run twice"
@@ -49,7 +52,12 @@ def test_all_writes_go_through_one_writer_thread(tmp_path: Path) -> None:
 
     async def many() -> None:
         await asyncio.gather(
-            *(store.write(lambda db, i=i: db["hits"].insert({"n": i, "thread": threading.current_thread().name})) for i in range(200))
+            *(
+                store.write(
+                    lambda db, i=i: db["hits"].insert({"n": i, "thread": threading.current_thread().name})
+                )
+                for i in range(200)
+            )
         )
 
     try:
@@ -68,7 +76,9 @@ def test_settings_precedence_defaults_file_env(rh_home: Path, monkeypatch: pytes
     assert config_file() == rh_home / "config" / "config.toml"
     assert data_dir() == rh_home / "data"
     config_file().parent.mkdir(parents=True)
-    config_file().write_text('[server]\nport = 9123\nmax_body_bytes = 2048\n[embedded]\ncontext_length = 1024\n')
+    config_file().write_text(
+        "[server]\nport = 9123\nmax_body_bytes = 2048\n[embedded]\ncontext_length = 1024\n"
+    )
     from_file = load_settings()
     assert from_file.server.port == 9123 and from_file.embedded.context_length == 1024
     monkeypatch.setenv("ROUNDHOUSE_SERVER__PORT", "9555")

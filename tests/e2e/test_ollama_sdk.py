@@ -46,12 +46,19 @@ def test_chat_streams_ndjson(client: ollama.Client, rh: RunningDaemon) -> None:
 
 
 def test_chat_without_stream(client: ollama.Client) -> None:
-    reply = client.chat(model=CHAT_MODEL, messages=[{"role": "user", "content": "Say hello."}], stream=False, options={"num_predict": 10})
+    reply = client.chat(
+        model=CHAT_MODEL,
+        messages=[{"role": "user", "content": "Say hello."}],
+        stream=False,
+        options={"num_predict": 10},
+    )
     assert reply.done and (reply.message.content or "").strip() != ""
 
 
 def test_generate_streams(client: ollama.Client) -> None:
-    parts = list(client.generate(model=CHAT_MODEL, prompt="Name a colour.", stream=True, options={"num_predict": 10}))
+    parts = list(
+        client.generate(model=CHAT_MODEL, prompt="Name a colour.", stream=True, options={"num_predict": 10})
+    )
     assert "".join(p.response for p in parts).strip() != ""
     assert parts[-1].done and parts[-1].done_reason in ("stop", "length")
 
@@ -84,9 +91,13 @@ def test_errors_in_ollama_shape(client: ollama.Client, rh: RunningDaemon) -> Non
     with pytest.raises(ollama.ResponseError) as caught:
         client.chat(model="nope:latest", messages=[{"role": "user", "content": "hi"}])
     assert caught.value.status_code == 404 and "nope:latest" in caught.value.error
-    broken = httpx.post(rh.url + "/api/chat", content=b"{not json", headers={"content-type": "application/json"})
+    broken = httpx.post(
+        rh.url + "/api/chat", content=b"{not json", headers={"content-type": "application/json"}
+    )
     assert broken.status_code == 400 and "JSON" in broken.json()["error"]
-    wrong_type = httpx.post(rh.url + "/api/generate", json={"model": CHAT_MODEL, "prompt": "x", "stream": "yes please"})
+    wrong_type = httpx.post(
+        rh.url + "/api/generate", json={"model": CHAT_MODEL, "prompt": "x", "stream": "yes please"}
+    )
     assert wrong_type.status_code == 400 and "stream" in wrong_type.json()["error"]
     missing = httpx.post(rh.url + "/api/embed", json={"input": "x"})
     assert missing.status_code == 400 and missing.json() == {"error": "missing required field 'model'"}

@@ -67,7 +67,11 @@ def test_chat_streams_with_usage(client: openai.OpenAI) -> None:
 
 def test_text_completion_with_suffix(client: openai.OpenAI) -> None:
     reply = client.completions.create(
-        model=CHAT_MODEL, prompt="def add(a, b):\n    return", suffix="\n\nprint(add(1, 2))", max_tokens=8, temperature=0
+        model=CHAT_MODEL,
+        prompt="def add(a, b):\n    return",
+        suffix="\n\nprint(add(1, 2))",
+        max_tokens=8,
+        temperature=0,
     )
     assert reply.object == "text_completion"
     assert reply.choices[0].text.strip() != ""
@@ -75,7 +79,12 @@ def test_text_completion_with_suffix(client: openai.OpenAI) -> None:
 
 
 def test_text_completion_streams(client: openai.OpenAI) -> None:
-    parts = [c.choices[0].text for c in client.completions.create(model=CHAT_MODEL, prompt="Once upon a time", max_tokens=10, stream=True)]
+    parts = [
+        c.choices[0].text
+        for c in client.completions.create(
+            model=CHAT_MODEL, prompt="Once upon a time", max_tokens=10, stream=True
+        )
+    ]
     assert "".join(parts).strip() != ""
 
 
@@ -91,7 +100,9 @@ def test_embeddings_are_real_sentence_vectors(client: openai.OpenAI) -> None:
 
 
 def test_embeddings_base64(client: openai.OpenAI) -> None:
-    raw = client.embeddings.with_raw_response.create(model="local/all-minilm-l6-v2", input="hello", encoding_format="base64")
+    raw = client.embeddings.with_raw_response.create(
+        model="local/all-minilm-l6-v2", input="hello", encoding_format="base64"
+    )
     data = raw.http_response.json()["data"][0]["embedding"]
     assert np.frombuffer(base64.b64decode(data), dtype="<f4").shape == (384,)
 
@@ -109,7 +120,9 @@ def test_bad_requests_get_openai_errors(client: openai.OpenAI) -> None:
         client.chat.completions.create(model=CHAT_MODEL, messages=[])
     assert "messages" in str(caught.value)
     with pytest.raises(openai.BadRequestError) as caught:
-        client.chat.completions.create(model=CHAT_MODEL, messages=[{"role": "user", "content": "x"}], temperature=7)
+        client.chat.completions.create(
+            model=CHAT_MODEL, messages=[{"role": "user", "content": "x"}], temperature=7
+        )
     assert "temperature" in str(caught.value)
     with pytest.raises(openai.BadRequestError):
         client.embeddings.create(model=CHAT_MODEL, input="chat models make no embeddings")

@@ -184,7 +184,9 @@ class OllamaStandin:
             name = body.get("model", "")
             model = self._model(name)
             if model is None:
-                return JSONResponse({"error": f"model '{name}' not found, try pulling it first"}, status_code=404)
+                return JSONResponse(
+                    {"error": f"model '{name}' not found, try pulling it first"}, status_code=404
+                )
             if self.failures:
                 status, message = self.failures.pop(0)
                 return JSONResponse({"error": message}, status_code=status)
@@ -201,14 +203,18 @@ class OllamaStandin:
                     self._load(model, keep_alive)
                     reason = "load"
                 done = {"model": model.name, "created_at": _now(), "done": True, "done_reason": reason}
-                done["message" if is_chat else "response"] = {"role": "assistant", "content": ""} if is_chat else ""
+                done["message" if is_chat else "response"] = (
+                    {"role": "assistant", "content": ""} if is_chat else ""
+                )
                 return JSONResponse(done)
             if model.name not in self.loaded:
                 if self.load_delay_s:
                     await asyncio.sleep(self.load_delay_s)
                 self._load(model, keep_alive)
             if is_chat:
-                last = next((m for m in reversed(body["messages"]) if m.get("role") == "user"), {"content": ""})
+                last = next(
+                    (m for m in reversed(body["messages"]) if m.get("role") == "user"), {"content": ""}
+                )
                 prompt = str(last.get("content", ""))
             else:
                 prompt = str(body.get("prompt", ""))

@@ -68,7 +68,9 @@ class OpenAIStandin:
                 return None
             status, message = self.failures.pop(0)
             kind = "rate_limit_error" if status == 429 else "server_error"
-            return JSONResponse({"error": {"message": message, "type": kind, "param": None, "code": None}}, status)
+            return JSONResponse(
+                {"error": {"message": message, "type": kind, "param": None, "code": None}}, status
+            )
 
         async def record(request: Request) -> dict[str, Any]:
             body = await request.json()
@@ -80,7 +82,10 @@ class OpenAIStandin:
         async def models() -> dict[str, Any]:
             return {
                 "object": "list",
-                "data": [{"id": m, "object": "model", "created": 1700000000, "owned_by": "standin"} for m in self.models],
+                "data": [
+                    {"id": m, "object": "model", "created": 1700000000, "owned_by": "standin"}
+                    for m in self.models
+                ],
             }
 
         async def chat(request: Request) -> Response:
@@ -100,20 +105,37 @@ class OpenAIStandin:
                         "created": created,
                         "model": body.get("model"),
                         "choices": [
-                            {"index": 0, "message": {"role": "assistant", "content": self.reply}, "finish_reason": "stop"}
+                            {
+                                "index": 0,
+                                "message": {"role": "assistant", "content": self.reply},
+                                "finish_reason": "stop",
+                            }
                         ],
                         "usage": usage,
                     }
                 )
 
             async def stream() -> Any:
-                base = {"id": "chatcmpl-standin", "object": "chat.completion.chunk", "created": created, "model": body.get("model")}
-                first = {**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]}
+                base = {
+                    "id": "chatcmpl-standin",
+                    "object": "chat.completion.chunk",
+                    "created": created,
+                    "model": body.get("model"),
+                }
+                first = {
+                    **base,
+                    "choices": [
+                        {"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}
+                    ],
+                }
                 yield f"data: {json.dumps(first)}\n\n"
                 for piece in pieces:
                     if self.token_delay_s:
                         await asyncio.sleep(self.token_delay_s)
-                    chunk = {**base, "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]}
+                    chunk = {
+                        **base,
+                        "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}],
+                    }
                     yield f"data: {json.dumps(chunk)}\n\n"
                 last = {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
                 yield f"data: {json.dumps(last)}\n\n"
@@ -151,10 +173,21 @@ class OpenAIStandin:
             body = await record(request)
             inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
             data = [
-                {"object": "embedding", "index": i, "embedding": [b / 255 for b in hashlib.sha256(t.encode()).digest()[:8]]}
+                {
+                    "object": "embedding",
+                    "index": i,
+                    "embedding": [b / 255 for b in hashlib.sha256(t.encode()).digest()[:8]],
+                }
                 for i, t in enumerate(inputs)
             ]
-            return JSONResponse({"object": "list", "data": data, "model": body.get("model"), "usage": {"prompt_tokens": 1, "total_tokens": 1}})
+            return JSONResponse(
+                {
+                    "object": "list",
+                    "data": data,
+                    "model": body.get("model"),
+                    "usage": {"prompt_tokens": 1, "total_tokens": 1},
+                }
+            )
 
         for prefix in ("/v1", ""):
             app.add_api_route(f"{prefix}/models", models, methods=["GET"])

@@ -35,12 +35,22 @@ def test_tokens_name_the_app_in_the_ledger(rh: RunningDaemon) -> None:
     row = rh.rows("SELECT app FROM requests WHERE id = ?", [response.headers["x-roundhouse-request-id"]])[0]
     assert row["app"] == "editor"
     anonymous = httpx.post(rh.url + "/v1/embeddings", json=body)
-    assert rh.rows("SELECT app FROM requests WHERE id = ?", [anonymous.headers["x-roundhouse-request-id"]])[0]["app"] == "unknown"
+    assert (
+        rh.rows("SELECT app FROM requests WHERE id = ?", [anonymous.headers["x-roundhouse-request-id"]])[0][
+            "app"
+        ]
+        == "unknown"
+    )
     bad = httpx.post(rh.url + "/v1/embeddings", json=body, headers={"Authorization": "Bearer rh-forged"})
     assert bad.status_code == 401 and "token" in bad.json()["error"]["message"]
     Tokens(rh.daemon.store).revoke("editor")
     time.sleep(1.1)
-    assert httpx.post(rh.url + "/v1/embeddings", json=body, headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    assert (
+        httpx.post(
+            rh.url + "/v1/embeddings", json=body, headers={"Authorization": f"Bearer {token}"}
+        ).status_code
+        == 401
+    )
 
 
 def test_tokens_never_stored_in_clear(rh: RunningDaemon) -> None:
@@ -87,7 +97,9 @@ def test_client_disconnect_mid_stream_cancels_backend_work(start_daemon, ollama_
     ollama_standin.token_delay_s = 0.2
     ollama_standin.reply_text = lambda prompt: " ".join(["word"] * 50)  # type: ignore[method-assign]
     rh = start_daemon(ollama={"hosts": [ollama_standin.url], "discover_local": False})
-    body = json.dumps({"model": "ollama/llama3.1:8b", "messages": [{"role": "user", "content": "go"}], "stream": True})
+    body = json.dumps(
+        {"model": "ollama/llama3.1:8b", "messages": [{"role": "user", "content": "go"}], "stream": True}
+    )
     with socket.create_connection(("127.0.0.1", rh.server.port)) as sock:
         sock.sendall(
             f"POST /api/chat HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
