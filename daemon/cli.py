@@ -138,17 +138,13 @@ def _keys(args: argparse.Namespace) -> int:
 def _route(args: argparse.Namespace) -> int:
     from roundhouse.daemon.app import Daemon
     from roundhouse.daemon.config import load_settings
-    from roundhouse.daemon.models import ChatRequest
+    from roundhouse.daemon.routing.explain import explain_prompt
 
     async def run() -> dict[str, Any]:
         daemon = Daemon(load_settings())
         await daemon.start()
         try:
-            request = ChatRequest(
-                model=args.model, messages=[{"role": "user", "content": args.prompt}], app=args.app
-            )
-            route = await daemon.router.decide(request)
-            return route.explain()
+            return await explain_prompt(daemon, args.prompt, args.model, args.app)
         finally:
             await daemon.stop()
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from roundhouse.daemon.backends.base import BackendError
 from roundhouse.daemon.components import CacheLookup, QueueFull
 from roundhouse.daemon.models import ChatChunk, ChatRequest, ModelInfo, Usage
+from roundhouse.daemon.routing.cascade import cascade
 from roundhouse.daemon.routing.route import Route, RoutingError, Target
 
 if TYPE_CHECKING:
@@ -77,11 +78,13 @@ class Gateway:
         d = self.daemon
         route = await d.router.decide(request)
         lookup = await d.cache.lookup(request, route)
+        outcome = Outcome(model_used=route.model.id, backend=route.backend.name)
         if lookup.status == "hit" and lookup.chunks is not None:
             source: AsyncIterator[ChatChunk] = _replay(lookup.chunks)
+        elif route.cascade and route.fallbacks:
+            source = d.flights.run(lookup.key, lambda: self._cascade(request, route, lookup, outcome))
         else:
             source = d.flights.run(lookup.key, lambda: self._execute(request, route, lookup))
-        outcome = Outcome(model_used=route.model.id, backend=route.backend.name)
         headers = route_headers(route, request.request_id)
         headers["x-roundhouse-cache"] = lookup.status
         return Exchange(
@@ -92,8 +95,34 @@ class Gateway:
             headers=headers,
         )
 
+    async def _cascade(
+        self, request: ChatRequest, route: Route, lookup: CacheLookup, outcome: Outcome
+    ) -> AsyncIterator[ChatChunk]:
+        """Answer locally first; escalate to the route's first fallback only when a cheap check
+        of the local answer fails. Only the answer the client gets is cached."""
+        local = Route(target=route.target, tier=route.tier, reasons=route.reasons, private=route.private)
+        escalation = Route(
+            target=route.fallbacks[0], tier=route.tier, reasons=route.reasons, fallbacks=route.fallbacks[1:]
+        )
+
+        def decided(verdict: str) -> None:
+            outcome.cascade = verdict
+            if verdict != "kept":
+                route.target = escalation.target
+                route.reasons.append(f"cascade {verdict}")
+
+        answer: list[ChatChunk] = []
+        async for chunk in cascade(
+            self._execute(request, local, lookup, store=False),
+            lambda: self._execute(request, escalation, lookup, store=False),
+            decided,
+        ):
+            answer.append(chunk)
+            yield chunk
+        await self.daemon.cache.store(request, route, lookup, answer)
+
     async def _execute(
-        self, request: ChatRequest, route: Route, lookup: CacheLookup
+        self, request: ChatRequest, route: Route, lookup: CacheLookup, *, store: bool = True
     ) -> AsyncIterator[ChatChunk]:
         """Run on the route's target, falling back in order on retryable failures that happen
         before the first token. Stores the whole answer in the cache when it completes."""
@@ -132,7 +161,8 @@ class Gateway:
             if index > 0:
                 route.reasons.append(f"fell back to {target.model.id} after: {last_error}")
                 route.target = target
-            await d.cache.store(request, route, lookup, produced)
+            if store:
+                await d.cache.store(request, route, lookup, produced)
             return
 
     async def _account(

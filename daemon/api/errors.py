@@ -14,13 +14,6 @@ from roundhouse.daemon.backends.base import BackendError
 from roundhouse.daemon.components import QueueFull
 from roundhouse.daemon.routing.route import RoutingError
 
-
-class BodyTooLarge(Exception):
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"request body too large (limit {limit} bytes)")
-        self.limit = limit
-
-
 _OPENAI_TYPES = {
     400: "invalid_request_error",
     401: "authentication_error",
@@ -119,10 +112,6 @@ def install(app: FastAPI) -> None:
         return error_response(
             request.url.path, 503, str(exc), code="queue_full", headers={"Retry-After": retry}
         )
-
-    @app.exception_handler(BodyTooLarge)
-    async def _too_large(request: Request, exc: BodyTooLarge) -> JSONResponse:
-        return error_response(request.url.path, 413, str(exc), code="body_too_large")
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -10,7 +10,7 @@ import ipaddress
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from roundhouse.daemon.api.errors import BodyTooLarge, error_bytes
+from roundhouse.daemon.api.errors import error_bytes
 from roundhouse.daemon.tokens import Tokens
 
 Scope = MutableMapping[str, Any]
@@ -109,26 +109,41 @@ class Guard:
         scope.setdefault("state", {})["app_name"] = app_name
 
         length = headers.get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
-            await _reject(send, path, 413, f"request body too large (limit {self.max_body_bytes} bytes)")
+        if length is not None and length.isdigit():
+            if int(length) > self.max_body_bytes:
+                await _reject(send, path, 413, f"request body too large (limit {self.max_body_bytes} bytes)")
+                return
+            await self.app(scope, receive, send)
             return
-        await self.app(scope, self._limited(receive, send, path), send)
-
-    def _limited(self, receive: Receive, send: Send, path: str) -> Receive:
-        """Counts streamed (chunked) bodies too, which carry no Content-Length."""
-        seen = 0
-        limit = self.max_body_bytes
-
-        async def wrapped() -> Message:
-            nonlocal seen
+        if b"chunked" not in headers.get(b"transfer-encoding", b""):
+            await self.app(scope, receive, send)
+            return
+        # A chunked body carries no length: read it here, within the limit, then replay it.
+        body = bytearray()
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > limit:
-                    raise BodyTooLarge(limit)
-            return message
+            if message["type"] != "http.request":
+                return
+            body += message.get("body", b"")
+            if len(body) > self.max_body_bytes:
+                await _reject(send, path, 413, f"request body too large (limit {self.max_body_bytes} bytes)")
+                return
+            if not message.get("more_body", False):
+                break
+        await self.app(scope, _replay(bytes(body), receive), send)
 
-        return wrapped
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replayed() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replayed
 
 
 async def _reject(send: Send, path: str, status: int, message: str) -> None:

@@ -50,7 +50,9 @@ class RoutingError(Exception):
     """The request cannot be routed (unknown model, policy refusal). `status` is the HTTP
     status the API answers with; `kind` the machine-readable error code."""
 
-    def __init__(self, message: str, *, status: int = 400, kind: str = "routing_error", param: str | None = None):
+    def __init__(
+        self, message: str, *, status: int = 400, kind: str = "routing_error", param: str | None = None
+    ):
         super().__init__(message)
         self.status = status
         self.kind = kind

@@ -1,0 +1,87 @@
+"""Control API of GPU residency: what the GPU holds, and pin / unpin / unload / preload."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from pydantic import BaseModel, Field
+
+from roundhouse.daemon.residency.manager import ModelTooLarge, ResidencyManager
+from roundhouse.daemon.routing.route import Target
+
+router = APIRouter(prefix="/control/v1/residency", tags=["residency"])
+
+
+class ModelRef(BaseModel):
+    model: str = Field(min_length=1, max_length=300)
+
+
+def _manager(request: Request) -> ResidencyManager:
+    residency = getattr(request.app.state.rh, "residency", None)
+    if not isinstance(residency, ResidencyManager):
+        raise HTTPException(status_code=404, detail="GPU residency management is not enabled")
+    return residency
+
+
+async def _target(request: Request, manager: ResidencyManager, name: str) -> Target:
+    catalog = request.app.state.rh.catalog
+    await catalog.refresh()
+    target: Target | None = catalog.resolve(name)
+    if target is None:
+        raise HTTPException(status_code=404, detail=f"model '{name}' not found")
+    if not manager.manages(target):
+        raise HTTPException(status_code=400, detail=f"model '{target.model.id}' is not a local chat model")
+    return target
+
+
+def _model_status(manager: ResidencyManager, target: Target) -> dict[str, Any]:
+    return manager.model_status(manager.tracked[target.model.id])
+
+
+@router.get("")
+async def status(request: Request) -> dict[str, Any]:
+    return await _manager(request).status()
+
+
+@router.get("/gpus")
+async def gpus(request: Request) -> dict[str, Any]:
+    manager = _manager(request)
+    reading = await manager.read_machine()
+    return {"source": reading.source, "detail": reading.detail, "gpus": manager.gpu_usage()}
+
+
+@router.post("/pin")
+async def pin(request: Request, body: ModelRef) -> dict[str, Any]:
+    manager = _manager(request)
+    target = await _target(request, manager, body.model)
+    await manager.pin(target)
+    return _model_status(manager, target)
+
+
+@router.post("/unpin")
+async def unpin(request: Request, body: ModelRef) -> dict[str, Any]:
+    manager = _manager(request)
+    target = await _target(request, manager, body.model)
+    await manager.unpin(target)
+    return _model_status(manager, target)
+
+
+@router.post("/unload")
+async def unload(request: Request, body: ModelRef) -> dict[str, Any]:
+    manager = _manager(request)
+    target = await _target(request, manager, body.model)
+    if not await manager.unload(target):
+        raise HTTPException(status_code=409, detail=f"model '{target.model.id}' is not loaded")
+    return _model_status(manager, target)
+
+
+@router.post("/preload")
+async def preload(request: Request, body: ModelRef) -> dict[str, Any]:
+    manager = _manager(request)
+    target = await _target(request, manager, body.model)
+    try:
+        await manager.preload(target)
+    except ModelTooLarge as why:
+        raise HTTPException(status_code=409, detail=str(why)) from None
+    return _model_status(manager, target)

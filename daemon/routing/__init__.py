@@ -1,0 +1,1 @@
+"""Where each request runs: complexity, privacy, budget and residency, and why."""

@@ -1,0 +1,441 @@
+"""The router: gathers the signals of a request, asks the pure policy, and keeps the record."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from roundhouse.daemon.models import ChatRequest, ModelInfo
+from roundhouse.daemon.routing import policy
+from roundhouse.daemon.routing.complexity import EMBED_CHARS, ComplexityClassifier, KnnIndex, shipped_examples
+from roundhouse.daemon.routing.fallback import FallbackPolicy, estimate_tokens
+from roundhouse.daemon.routing.patching import deep_merge
+from roundhouse.daemon.routing.privacy import PrivacyDetector
+from roundhouse.daemon.routing.route import Route, RoutingError, Target
+from roundhouse.daemon.routing.settings import TIERS, RoutingSettings
+from roundhouse.daemon.routing.sticky import StickyPrivacy
+from roundhouse.daemon.routing.storage import RoutingStore
+from roundhouse.daemon.routing.tiers import tier_map
+from roundhouse.daemon.routing.vectors import shipped_vectors
+
+log = logging.getLogger(__name__)
+RESIDENCY_TTL_S = 2.0
+# Vectors of the shipped examples per embedder model, shared by every router in the process
+# (they only depend on the shipped file; daemons also keep them in the database).
+_shipped_vectors: dict[str, dict[str, np.ndarray]] = {}
+
+
+@dataclass(slots=True)
+class Decision:
+    """One routing decision as the control API lists it (no prompt text)."""
+
+    request_id: str
+    ts: float
+    app: str
+    model_asked: str
+    model: str
+    backend: str
+    tier: str | None
+    private: bool
+    cascade: bool
+    reasons: list[str]
+    fallbacks: list[str]
+    decision_ms: float
+    signals: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+class PolicyRouter:
+    VIRTUAL = policy.VIRTUAL
+
+    def __init__(
+        self,
+        *,
+        catalog: Any,
+        settings: RoutingSettings,
+        store: RoutingStore | None = None,
+        embedder: Any | None = None,
+        residency: Callable[[], Any] | None = None,
+        spend: Callable[[], Any] | None = None,
+        on_exhausted: Callable[[], str] | None = None,
+    ) -> None:
+        self.catalog = catalog
+        self.store = store
+        self.embedder = embedder
+        self._residency = residency or (lambda: None)
+        self._spend = spend or (lambda: None)
+        self._on_exhausted = on_exhausted or (lambda: "local")
+        self.file_settings = settings
+        self._patch: dict[str, Any] = {}
+        self.settings = settings
+        self.detector = PrivacyDetector()
+        self.fallback = FallbackPolicy()
+        self.classifier = ComplexityClassifier(None, k=settings.knn_k)
+        self.sticky = StickyPrivacy()
+        self._apply_settings(settings)
+        self._decisions: OrderedDict[str, Decision] = OrderedDict()
+        self._texts: OrderedDict[str, str] = OrderedDict()  # in memory only, for feedback
+        self._loaded: frozenset[str] = frozenset()
+        self._loaded_at = 0.0
+        self._loaded_task: asyncio.Task[None] | None = None
+        self._warm_task: asyncio.Task[None] | None = None
+
+    # settings ------------------------------------------------------------------------------
+    @property
+    def mode(self) -> str:
+        return self.settings.mode
+
+    def _apply_settings(self, settings: RoutingSettings) -> None:
+        self.settings = settings
+        privacy = settings.privacy
+        self.detector = PrivacyDetector(
+            secrets=privacy.secrets,
+            personal_data=privacy.personal_data,
+            keywords=privacy.keywords,
+            patterns=privacy.patterns,
+        )
+        self.fallback.retries = settings.retries
+        self.fallback.backoff_s = settings.backoff_s
+        self.fallback.cooldown_s = settings.cooldown_s
+        self.fallback.failures_before_cooldown = settings.failures_before_cooldown
+        self.classifier.k = settings.knn_k
+
+    async def update_policy(self, patch: dict[str, Any]) -> RoutingSettings:
+        """Merge `patch` into the runtime edits, validate, apply and persist. Raises
+        pydantic.ValidationError on bad input (the API answers 422)."""
+        merged_patch = deep_merge(self._patch, patch)
+        settings = RoutingSettings.model_validate(deep_merge(self.file_settings.model_dump(), merged_patch))
+        self._patch = merged_patch
+        self._apply_settings(settings)
+        if self.store is not None:
+            await self.store.save_policy_patch(merged_patch)
+        return settings
+
+    async def reset_policy(self) -> RoutingSettings:
+        self._patch = {}
+        self._apply_settings(self.file_settings)
+        if self.store is not None:
+            await self.store.clear_policy_patch()
+        return self.settings
+
+    # life cycle ----------------------------------------------------------------------------
+    async def start(self) -> None:
+        if self.store is not None:
+            patch = self.store.policy_patch()
+            if patch:
+                try:
+                    merged = deep_merge(self.file_settings.model_dump(), patch)
+                    self._apply_settings(RoutingSettings.model_validate(merged))
+                    self._patch = patch
+                except ValueError as exc:
+                    log.warning("routing: ignoring saved policy edits that no longer validate: %s", exc)
+            self.sticky = StickyPrivacy(self.store.private_keys())
+        if self.embedder is not None and self.settings.knn and self._warm_task is None:
+            self._warm_task = asyncio.create_task(self._warm())
+
+    async def ready(self) -> None:
+        """Wait until the k-NN index is built (tests, benches and the CLI use this)."""
+        if self._warm_task is None and self.embedder is not None and self.settings.knn:
+            self._warm_task = asyncio.create_task(self._warm())
+        if self._warm_task is not None:
+            await self._warm_task
+
+    async def stop(self) -> None:
+        for task in (self._warm_task, self._loaded_task):
+            if task is not None and not task.done():
+                task.cancel()
+
+    async def _warm(self) -> None:
+        try:
+            self.classifier.index = await asyncio.to_thread(self._build_index)
+        except Exception:
+            log.exception("routing: k-NN index could not be built; deciding by rules only")
+
+    def _build_index(self) -> KnnIndex:
+        assert self.embedder is not None
+        examples = shipped_examples()
+        texts = [e.text[:EMBED_CHARS] for e in examples]
+        model_id = getattr(self.embedder, "model_id", "embedder")
+        cached = dict(_shipped_vectors.get(model_id, {}))
+        if len(cached) < len(set(texts)):
+            cached.update(shipped_vectors(model_id))
+        if self.store is not None and len(cached) < len(set(texts)):
+            cached.update(self.store.cached_vectors(model_id, texts))
+        missing = [t for t in dict.fromkeys(texts) if t not in cached]
+        if missing:
+            fresh = self.embedder.encode(missing)
+            new = dict(zip(missing, fresh, strict=True))
+            cached.update(new)
+            if self.store is not None:
+                self.store.save_vectors(model_id, new)
+        _shipped_vectors[model_id] = {t: cached[t] for t in texts}
+        vectors = [cached[t] for t in texts]
+        tiers = [e.tier for e in examples]
+        if self.store is not None:
+            for _text, tier, vector in self.store.learned():
+                vectors.append(vector)
+                tiers.append(tier)
+        return KnnIndex(np.vstack(vectors), tiers)
+
+    # the decision --------------------------------------------------------------------------
+    def virtual_models(self) -> list[ModelInfo]:
+        descriptions = {
+            "auto": "Roundhouse decides: local for easy and private work, cloud for hard work when allowed",
+            "local": "the best available local model for the prompt",
+            "private": "local only, never the cloud, whatever the content",
+            "cloud": "the best cloud model within budget",
+        }
+        return [
+            ModelInfo(
+                id=name,
+                backend="router",
+                native=name,
+                local=name != "cloud",
+                virtual=True,
+                description=descriptions[name],
+            )
+            for name in self.VIRTUAL
+        ]
+
+    async def decide(self, request: ChatRequest, *, dry_run: bool = False) -> Route:
+        route, _signals, _ms = await self.decide_with_signals(request, dry_run=dry_run)
+        return route
+
+    async def decide_with_signals(
+        self, request: ChatRequest, *, dry_run: bool = False
+    ) -> tuple[Route, policy.Signals, float]:
+        started = time.perf_counter()
+        await self.catalog.refresh()
+        settings = self.settings
+        asked = request.model
+        explicit: ModelInfo | None = None
+        if asked not in self.VIRTUAL:
+            target = self.catalog.resolve(asked)
+            if target is None or target.model.kind != "chat":
+                names = ", ".join(
+                    m.id for m in self.virtual_models() + self.catalog.models() if m.kind == "chat"
+                )
+                raise RoutingError(
+                    f"model '{asked}' not found; available: {names}",
+                    status=404,
+                    kind="model_not_found",
+                    param="model",
+                )
+            explicit = target.model
+
+        text = request.text()
+        kinds = self.detector.kinds(text) if settings.privacy.enabled else []
+        sticky = self.sticky.is_sticky(request)
+        verdict = None
+        if explicit is None or not explicit.local:
+            prompt = request.last_user_text() or text
+            vector = await self._embed(prompt) if explicit is None else None
+            verdict = self.classifier.classify(prompt, vector)
+        models = self.catalog.models()
+        signals = policy.Signals(
+            asked=asked,
+            app=request.app,
+            private_kinds=kinds,
+            sticky=sticky,
+            verdict=verdict,
+            tokens=estimate_tokens(request),
+            budget_block=self._budget_block(request.app),
+            loaded=await self._loaded_models(),
+            unavailable=self._unavailable(models),
+            cloud_healthy=self._cloud_healthy(),
+        )
+        on_exhausted = "refuse" if self._on_exhausted() == "refuse" else "local"
+        plan = policy.decide(
+            signals, settings, tier_map(models, settings.tiers), explicit=explicit, on_exhausted=on_exhausted
+        )
+        route = Route(
+            target=self._target(plan.model),
+            tier=plan.tier,
+            reasons=plan.reasons,
+            fallbacks=[self._target(m) for m in plan.fallbacks],
+            private=plan.private,
+            cascade=plan.cascade,
+        )
+        if route.private:  # the policy guarantees it; this keeps it true whatever changes there
+            route.fallbacks = [t for t in route.fallbacks if t.model.local]
+            if not route.model.local:
+                raise RoutingError("internal error: a private request was routed off the machine", status=500)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        if not dry_run:
+            if route.private:
+                fresh = self.sticky.remember(request)
+                if self.store is not None:
+                    self.store.save_private_keys(fresh)
+            self._record(request, route, signals, elapsed_ms, text)
+        return route, signals, elapsed_ms
+
+    def _target(self, model: ModelInfo) -> Target:
+        backend = self.catalog.backends.get(model.backend)
+        if backend is None:
+            raise RoutingError(
+                f"backend '{model.backend}' of {model.id} is gone", status=503, kind="no_backend"
+            )
+        return self.fallback.with_retries(Target(model, backend))
+
+    async def _embed(self, prompt: str) -> np.ndarray | None:
+        if not self.settings.knn or self.embedder is None or self.classifier.index is None:
+            return None
+        vectors = await self.embedder.embed([prompt[:EMBED_CHARS]])
+        return vectors[0] if len(vectors) else None
+
+    def _budget_block(self, app: str) -> str | None:
+        spend = self._spend()
+        check = getattr(spend, "budget_block", None)
+        if not callable(check):
+            return None
+        result = check(app)
+        return str(result) if result else None
+
+    def _unavailable(self, models: list[ModelInfo]) -> frozenset[str]:
+        health = getattr(self.catalog, "health", {}) or {}
+        down = {name for name, h in health.items() if not getattr(h, "ok", True)}
+        out: set[str] = set()
+        for model in models:
+            if model.backend in down:
+                out.add(model.id)
+                continue
+            backend = self.catalog.backends.get(model.backend)
+            if backend is not None and self.fallback.is_cooling(Target(model, backend)):
+                out.add(model.id)
+        return frozenset(out)
+
+    def _cloud_healthy(self) -> bool:
+        health = getattr(self.catalog, "health", {}) or {}
+        clouds = [b for b in self.catalog.backends.values() if not b.local]
+        return not clouds or any(getattr(health.get(b.name), "ok", True) for b in clouds)
+
+    async def _loaded_models(self) -> frozenset[str]:
+        """What residency reports as loaded, refreshed in the background every few seconds."""
+        if time.monotonic() - self._loaded_at > RESIDENCY_TTL_S and (
+            self._loaded_task is None or self._loaded_task.done()
+        ):
+            self._loaded_task = asyncio.create_task(self._refresh_loaded())
+            if self._loaded_at == 0.0:
+                try:
+                    await asyncio.wait_for(asyncio.shield(self._loaded_task), 0.25)
+                except TimeoutError:
+                    pass
+        return self._loaded
+
+    async def _refresh_loaded(self) -> None:
+        residency = self._residency()
+        status = getattr(residency, "status", None)
+        loaded: set[str] = set()
+        if callable(status):
+            try:
+                report = await status()
+            except Exception as exc:
+                log.debug("residency status failed: %s", exc)
+                report = {}
+            for item in (report or {}).get("loaded", []) or []:
+                if isinstance(item, str):
+                    loaded.add(item)
+                elif isinstance(item, dict) and item.get("id"):
+                    loaded.add(str(item["id"]))
+                elif getattr(item, "id", None):
+                    loaded.add(str(item.id))
+        self._loaded = frozenset(loaded)
+        self._loaded_at = time.monotonic()
+
+    # the record ----------------------------------------------------------------------------
+    def _record(
+        self, request: ChatRequest, route: Route, signals: policy.Signals, ms: float, text: str
+    ) -> None:
+        verdict = signals.verdict
+        decision = Decision(
+            request_id=request.request_id,
+            ts=request.received_at,
+            app=request.app,
+            model_asked=request.model,
+            model=route.model.id,
+            backend=route.backend.name,
+            tier=route.tier,
+            private=route.private,
+            cascade=route.cascade,
+            reasons=list(route.reasons),
+            fallbacks=[t.model.id for t in route.fallbacks],
+            decision_ms=round(ms, 3),
+            signals={
+                "privacy": sorted(set(signals.private_kinds)),
+                "sticky": signals.sticky,
+                "complexity": verdict.as_dict() if verdict is not None else None,
+                "tokens_estimate": signals.tokens,
+                "budget": signals.budget_block,
+                "loaded": sorted(signals.loaded),
+                "unavailable": sorted(signals.unavailable),
+            },
+        )
+        limit = self.settings.recent_decisions
+        self._decisions[request.request_id] = decision
+        self._texts[request.request_id] = request.last_user_text() or text
+        while len(self._decisions) > limit:
+            self._decisions.popitem(last=False)
+        while len(self._texts) > limit:
+            self._texts.popitem(last=False)
+
+    def recent(self, limit: int = 50, app: str | None = None) -> list[dict[str, Any]]:
+        rows = [d for d in reversed(self._decisions.values()) if app is None or d.app == app]
+        return [d.as_dict() for d in rows[:limit]]
+
+    def decision(self, request_id: str) -> Decision | None:
+        return self._decisions.get(request_id)
+
+    # feedback ------------------------------------------------------------------------------
+    async def feedback(self, request_id: str, verdict: str, tier: str | None = None) -> dict[str, Any]:
+        """Learn from a user's judgement of a routed request. `good` confirms the tier, `bad`
+        moves it one tier up, an explicit `tier` says where it should have gone."""
+        decision = self._decisions.get(request_id)
+        text = self._texts.get(request_id)
+        if decision is None or text is None:
+            raise KeyError(request_id)
+        if verdict not in ("good", "bad"):
+            raise ValueError("verdict must be 'good' or 'bad'")
+        if tier is not None and tier not in TIERS:
+            raise ValueError(f"tier must be one of {', '.join(TIERS)}")
+        decided = decision.tier if decision.tier in TIERS else None
+        if tier is not None:
+            label = tier
+        elif verdict == "good":
+            label = decided
+        else:
+            label = TIERS[min(TIERS.index(decided) + 1, len(TIERS) - 1)] if decided else None
+        learned = False
+        if label is not None and self.embedder is not None:
+            stored_text = self.detector.redact(text)[:EMBED_CHARS]
+            vector = (await self.embedder.embed([stored_text]))[0]
+            if self.classifier.index is not None:
+                self.classifier.index.add(vector.reshape(1, -1), [label])
+            if self.store is not None:
+                await self.store.add_example(stored_text, label, vector, request_id)
+            learned = True
+        if self.store is not None:
+            await self.store.add_feedback(
+                {
+                    "request_id": request_id,
+                    "ts": time.time(),
+                    "app": decision.app,
+                    "verdict": verdict,
+                    "decided_tier": decision.tier,
+                    "label_tier": label,
+                }
+            )
+        return {
+            "request_id": request_id,
+            "decided_tier": decision.tier,
+            "learned_tier": label,
+            "learned": learned,
+        }

@@ -1,0 +1,1 @@
+"""Data files shipped with Roundhouse (icons, default config, routing examples, prompts)."""

@@ -1,0 +1,1 @@
+"""Routing data: labeled examples and their shipped embeddings."""

@@ -1,0 +1,288 @@
+"""End to end: a real daemon with the real embedded model, a stand-in cloud that records every
+body it receives, and an Ollama stand-in that can be made to fail.
+
+The promise under test: prompts with secrets or personal data never reach the cloud, in either
+dialect, streamed or not, whatever model is asked, and not through fallback either.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import RunningDaemon
+from tests.standins.ollama_server import FakeModel, OllamaStandin
+from tests.standins.openai_server import OpenAIStandin
+
+HARD = (
+    "Design a complete multi-region architecture for a global payments platform: consistency model, "
+    "partitioning, failure modes, reconciliation, PCI compliance, observability, a migration plan from "
+    "our monolith, cost estimates, and a detailed rollout roadmap with the risks of each phase."
+)
+SECRETS = {
+    "openai key": "sk-proj-Xq3vB8nR2kLm9PzT4wY7cJ5hG1dF6sA0eU8iO2",
+    "email": "maria.garcia84@gmail.com",
+    "card": "4539 1488 0343 6467",
+    "db password": "postgres://app:Tr0ub4dor&3@db.internal:5432/prod",
+}
+CLOUD_MODEL = "cloudy/gpt-4o"
+
+
+@pytest.fixture(autouse=True)
+def _examples_embedded_once(shipped_index: object) -> None:
+    """Daemons in this process reuse the shipped examples' vectors instead of re-encoding."""
+
+
+def wait_until(check: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def start(start_daemon: Callable[..., RunningDaemon], cloud: OpenAIStandin, **settings: Any) -> RunningDaemon:
+    merged: dict[str, Any] = {
+        "openai_compat": [{"name": "cloudy", "base_url": cloud.url, "local": False}],
+        # GPU residency is its own concern (tested there); these tests are about where prompts go.
+        "residency": {"enabled": False},
+    }
+    merged.update(settings)
+    # The best cloud model first, as a user configures it.
+    merged["routing"] = {"tiers": {"cloud": [CLOUD_MODEL]}, **merged.get("routing", {})}
+    rh = start_daemon(**merged)
+    wait_until(lambda: rh.daemon.router.classifier.index is not None, "the k-NN index", 120)
+    return rh
+
+
+def model_of(response: httpx.Response) -> str:
+    assert response.status_code == 200, response.text
+    return response.headers["x-roundhouse-route-model"]
+
+
+def chat(
+    rh: RunningDaemon, dialect: str, model: str, text: str, stream: bool, **extra: Any
+) -> httpx.Response:
+    messages = [{"role": "user", "content": text}]
+    if dialect == "openai":
+        body = {"model": model, "messages": messages, "stream": stream, "max_tokens": 4, "temperature": 0}
+        path = "/v1/chat/completions"
+    else:
+        body = {"model": model, "messages": messages, "stream": stream, "options": {"num_predict": 4}}
+        path = "/api/chat"
+    body.update(extra)
+    return httpx.post(rh.url + path, json=body, timeout=120)
+
+
+def test_private_prompts_never_reach_the_cloud(
+    start_daemon: Callable[..., RunningDaemon], openai_standin: OpenAIStandin
+) -> None:
+    rh = start(start_daemon, openai_standin)
+    # The path to the cloud works: the same hard prompt without private data goes there.
+    control = chat(rh, "openai", "auto", HARD, False)
+    assert control.status_code == 200
+    assert model_of(control) == CLOUD_MODEL
+    assert control.headers["x-roundhouse-route-tier"] == "cloud"
+    assert len(openai_standin.requests) == 1
+
+    cases = [
+        (dialect, model, stream, name)
+        for dialect in ("openai", "ollama")
+        for stream in (False, True)
+        for model, name in zip(("auto", "cloud", CLOUD_MODEL, "auto"), SECRETS, strict=True)
+    ]
+    for dialect, model, stream, name in cases:
+        prompt = f"{HARD}\nUse these details where needed: {SECRETS[name]}"
+        response = chat(rh, dialect, model, prompt, stream)
+        assert response.status_code == 200, (dialect, model, stream, response.text)
+        assert model_of(response) == "local/smollm2-135m", (dialect, model, name)
+        assert "privacy" in response.headers["x-roundhouse-route-reasons"]
+    seen = openai_standin.all_text()
+    assert len(openai_standin.requests) == 1
+    for value in SECRETS.values():
+        assert value not in seen
+
+
+def test_a_private_conversation_stays_local_on_later_turns(
+    start_daemon: Callable[..., RunningDaemon], openai_standin: OpenAIStandin
+) -> None:
+    rh = start(start_daemon, openai_standin)
+    first = [{"role": "user", "content": f"My email is {SECRETS['email']}. Remember it."}]
+    response = httpx.post(
+        rh.url + "/v1/chat/completions",
+        json={"model": "auto", "messages": first, "max_tokens": 4},
+        headers={"X-OpenWebUI-Chat-Id": "chat-42"},
+        timeout=120,
+    )
+    assert response.status_code == 200
+    later = [*first, {"role": "assistant", "content": "Noted."}, {"role": "user", "content": HARD}]
+    for headers in ({"X-OpenWebUI-Chat-Id": "chat-42"}, {}):
+        # By chat id, and without it by the hash of the conversation's first messages. The
+        # secret is gone from the last turn's own text, yet the conversation stays local.
+        turn = [{"role": "user", "content": "Earlier message."}] if headers else later
+        if headers:
+            turn = [{"role": "user", "content": HARD}]
+        reply = httpx.post(
+            rh.url + "/v1/chat/completions",
+            json={"model": "auto", "messages": turn, "max_tokens": 4},
+            headers=headers,
+            timeout=120,
+        )
+        assert reply.status_code == 200
+        assert model_of(reply) == "local/smollm2-135m"
+        assert "private earlier" in reply.headers["x-roundhouse-route-reasons"]
+    assert openai_standin.requests == []
+
+
+def test_fallback_never_carries_a_private_prompt_to_the_cloud(
+    start_daemon: Callable[..., RunningDaemon], openai_standin: OpenAIStandin
+) -> None:
+    with OllamaStandin(models=[FakeModel("qwen2.5-coder:7b", parameter_size="7B")]) as ollama:
+        rh = start(
+            start_daemon,
+            openai_standin,
+            embedded={"enabled": False},
+            ollama={"hosts": [ollama.url], "discover_local": False},
+            routing={"retries": 1, "backoff_s": 0.01, "failures_before_cooldown": 100},
+        )
+        ollama.failures.extend([(503, "overloaded")] * 6)
+        private = chat(rh, "openai", "auto", f"Explain this config: {SECRETS['db password']}", False)
+        assert private.status_code >= 500, private.text
+        assert len(ollama.failures) < 6, "the local model was tried"
+        assert openai_standin.requests == [], "the private prompt fell back to the cloud"
+
+        ollama.failures[:] = [(503, "overloaded")] * 6
+        public = chat(rh, "openai", "auto", "Explain what a mutex is.", False)
+        assert public.status_code == 200, public.text
+        assert model_of(public) == "ollama/qwen2.5-coder:7b"
+        assert len(openai_standin.requests) == 1, "a non-private prompt may fall back to the cloud"
+        row = rh.rows("SELECT model_used, route_json FROM requests ORDER BY ts DESC LIMIT 1")[0]
+        assert row["model_used"] == CLOUD_MODEL and "fell back" in row["route_json"]
+
+
+async def test_retries_with_backoff_before_any_output(ollama_standin: OllamaStandin) -> None:
+    from roundhouse.daemon.backends.base import BackendError
+    from roundhouse.daemon.backends.ollama import OllamaBackend
+    from roundhouse.daemon.models import ChatRequest
+    from roundhouse.daemon.routing.fallback import FallbackPolicy
+    from roundhouse.daemon.routing.route import Target
+
+    backend = OllamaBackend("ollama", ollama_standin.url)
+    model = next(m for m in await backend.list_models() if m.kind == "chat")
+    target = FallbackPolicy(retries=2, backoff_s=0.01).with_retries(Target(model, backend))
+    request = ChatRequest(model=model.id, messages=[{"role": "user", "content": "hello"}], stream=True)
+
+    ollama_standin.failures.extend([(503, "busy"), (429, "slow down")])
+    text = "".join([chunk.content async for chunk in target.backend.chat(request, model)])
+    assert text and ollama_standin.failures == []
+
+    ollama_standin.failures.extend([(503, "busy")] * 3)
+    with pytest.raises(BackendError) as error:
+        [chunk async for chunk in target.backend.chat(request, model)]
+    assert error.value.status == 503 and ollama_standin.failures == []
+
+    ollama_standin.failures.extend([(400, "bad request"), (503, "busy")])
+    with pytest.raises(BackendError):
+        [chunk async for chunk in target.backend.chat(request, model)]
+    assert ollama_standin.failures == [(503, "busy")], "a client error is not retried"
+    await backend.close()
+
+
+def test_decisions_explain_and_feedback(
+    start_daemon: Callable[..., RunningDaemon], openai_standin: OpenAIStandin
+) -> None:
+    rh = start(start_daemon, openai_standin)
+    response = chat(rh, "openai", "auto", "hi there", False)
+    request_id = response.headers["x-roundhouse-request-id"]
+    assert response.headers["x-roundhouse-route-tier"] == "fast"
+    row = rh.rows("SELECT route_json, tier FROM requests WHERE id = ?", [request_id])[0]
+    assert row["tier"] == "fast" and json.loads(row["route_json"])["reasons"]
+
+    decisions = httpx.get(rh.url + "/control/v1/routing/decisions").json()["decisions"]
+    assert (
+        decisions[0]["request_id"] == request_id and decisions[0]["signals"]["complexity"]["tier"] == "fast"
+    )
+
+    explained = httpx.post(rh.url + "/control/v1/routing/explain", json={"prompt": HARD}).json()
+    assert explained["model"] == CLOUD_MODEL and explained["signals"]["complexity"]["tier"] == "cloud"
+    assert len(openai_standin.requests) == 0, "explaining runs nothing"
+
+    learned = httpx.post(rh.url + "/control/v1/feedback", json={"request_id": request_id, "tier": "balanced"})
+    assert learned.status_code == 200 and learned.json()["learned_tier"] == "balanced"
+    rows = rh.rows("SELECT text, tier FROM routing_examples")
+    assert rows == [{"text": "hi there", "tier": "balanced"}]
+    missing = httpx.post(
+        rh.url + "/control/v1/feedback", json={"request_id": "rh-unknown", "verdict": "good"}
+    )
+    assert missing.status_code == 404 and "rh-unknown" in missing.text
+    bad = httpx.post(rh.url + "/control/v1/feedback", json={"request_id": request_id, "tier": "galaxy"})
+    assert bad.status_code in (400, 422)
+
+
+def test_policy_edits_apply_at_once_and_are_validated(
+    start_daemon: Callable[..., RunningDaemon], openai_standin: OpenAIStandin
+) -> None:
+    rh = start(start_daemon, openai_standin)
+    assert httpx.put(rh.url + "/control/v1/routing/mode/local").json() == {"mode": "local"}
+    local = chat(rh, "openai", "auto", HARD, False)
+    assert model_of(local) == "local/smollm2-135m"
+    assert "local only" in local.headers["x-roundhouse-route-reasons"]
+    invalid = httpx.patch(rh.url + "/control/v1/routing/policy", json={"tiers": {"galaxy": ["x"]}})
+    assert invalid.status_code == 422 and "galaxy" in invalid.text
+    edited = httpx.patch(
+        rh.url + "/control/v1/routing/policy",
+        json={"mode": "hybrid", "privacy": {"keywords": ["Nightingale"]}},
+    )
+    assert edited.status_code == 200 and edited.json()["policy"]["privacy"]["keywords"] == ["Nightingale"]
+    keyword = chat(rh, "openai", "auto", f"{HARD} This is for project Nightingale.", False)
+    assert model_of(keyword) == "local/smollm2-135m"
+    assert openai_standin.requests == []
+    assert rh.rows("SELECT patch FROM routing_policy")[0]["patch"].count("Nightingale") == 1
+    tiers = httpx.get(rh.url + "/control/v1/routing/tiers").json()["tiers"]
+    assert tiers["cloud"] == [CLOUD_MODEL, "cloudy/gpt-4o-mini"] and tiers["fast"] == ["local/smollm2-135m"]
+
+
+@pytest.mark.parametrize("on_exhausted", ["local", "refuse"])
+def test_budget_thresholds_and_exhaustion(
+    start_daemon: Callable[..., RunningDaemon], openai_standin: OpenAIStandin, on_exhausted: str
+) -> None:
+    rh = start(
+        start_daemon,
+        openai_standin,
+        spend={
+            "budget": {"daily_usd": 0.01},
+            "on_exhausted": on_exhausted,
+            "prices": {CLOUD_MODEL: {"input_per_mtok": 1000.0, "output_per_mtok": 1000.0}},
+        },
+    )
+    first = chat(rh, "openai", "auto", HARD, False)
+    assert model_of(first) == CLOUD_MODEL
+    wait_until(lambda: rh.daemon.spend.budget_block("unknown") is not None, "the budget to be spent")
+    fired = [e.data for e in rh.daemon.events.recent(kinds={"budget.threshold"})]
+    assert [e["threshold"] for e in fired] == [50, 80, 100] and fired[-1]["window"] == "daily"
+
+    second = chat(rh, "openai", "auto", HARD, False)
+    explicit = chat(rh, "ollama", CLOUD_MODEL, HARD, False)
+    if on_exhausted == "local":
+        assert model_of(second) == "local/smollm2-135m"
+        assert "budget" in second.headers["x-roundhouse-route-reasons"]
+        assert explicit.status_code == 200
+    else:
+        assert second.status_code == 402 and "budget" in second.json()["error"]["message"]
+        assert explicit.status_code == 402 and "budget" in explicit.json()["error"]
+    assert len(openai_standin.requests) == 1
+
+    summary = httpx.get(rh.url + "/control/v1/spend").json()
+    assert summary["budgets"]["overall"]["daily"]["exhausted"] is True
+    assert summary["forecast"]["spent_usd"] >= 0.01
+    providers = httpx.get(rh.url + "/control/v1/spend/by-provider").json()["providers"]
+    assert providers[0]["name"] == "cloudy" and providers[0]["usd"] >= 0.01
+    raised = httpx.patch(rh.url + "/control/v1/spend/budgets", json={"budget": {"daily_usd": 100}})
+    assert raised.status_code == 200 and rh.daemon.spend.budget_block("unknown") is None
+    bad = httpx.patch(rh.url + "/control/v1/spend/budgets", json={"budget": {"daily_usd": -1}})
+    assert bad.status_code == 422
