@@ -1,0 +1,194 @@
+"""The tray's only way to the daemon: an async client of the control API (/control/v1/...)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+DEFAULT_URL = "http://127.0.0.1:8719"
+
+
+class ControlError(Exception):
+    """The daemon answered with an error; `message` is fit to show to the user."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class DaemonUnreachable(ControlError):
+    def __init__(self, message: str) -> None:
+        super().__init__(0, message)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """Which control endpoints the running daemon has, read from its /openapi.json."""
+
+    paths: dict[str, frozenset[str]] = field(default_factory=dict)
+
+    def has(self, path: str, method: str = "get") -> bool:
+        return method.lower() in self.paths.get(path, frozenset())
+
+    def has_prefix(self, prefix: str) -> bool:
+        return any(p == prefix or p.startswith(prefix + "/") for p in self.paths)
+
+
+def error_message(response: httpx.Response) -> str:
+    """The human part of an error body in any of the daemon's dialects."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text.strip() or f"HTTP {response.status_code}"
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict) and error.get("message"):
+            return str(error["message"])
+        if isinstance(error, str):
+            return error
+        detail = body.get("detail")
+        if isinstance(detail, str):
+            return detail
+        if isinstance(detail, list) and detail and isinstance(detail[0], dict):
+            return str(detail[0].get("msg", detail))
+    return f"HTTP {response.status_code}"
+
+
+def parse_sse(text: str) -> list[dict[str, Any]]:
+    """Events from a server-sent-events body: the JSON `data` of each event."""
+    events = []
+    for block in text.split("\n\n"):
+        data = [line[5:].strip() for line in block.splitlines() if line.startswith("data:")]
+        if data:
+            try:
+                events.append(json.loads("\n".join(data)))
+            except ValueError:
+                continue
+    return events
+
+
+class ControlClient:
+    def __init__(
+        self, base_url: str = DEFAULT_URL, *, token: str | None = None, timeout: float = 5.0
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url, headers=headers, timeout=timeout, trust_env=False
+        )
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    async def request(self, method: str, path: str, *, timeout_s: float | None = None, **kwargs: Any) -> Any:
+        if timeout_s is not None:
+            kwargs["timeout"] = timeout_s
+        try:
+            response = await self._http.request(method, path, **kwargs)
+        except httpx.TimeoutException:
+            raise DaemonUnreachable(f"the daemon did not answer {method} {path} in time") from None
+        except httpx.TransportError as exc:
+            raise DaemonUnreachable(
+                f"cannot reach the daemon at {self.base_url} ({type(exc).__name__})"
+            ) from None
+        if response.status_code >= 400:
+            raise ControlError(response.status_code, error_message(response))
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            return response.text
+
+    async def get(self, path: str, **params: Any) -> Any:
+        return await self.request("GET", path, params={k: v for k, v in params.items() if v is not None})
+
+    async def post(self, path: str, body: Any = None, *, timeout_s: float | None = None) -> Any:
+        return await self.request("POST", path, json=body, timeout_s=timeout_s)
+
+    async def put(self, path: str, body: Any = None) -> Any:
+        return await self.request("PUT", path, json=body)
+
+    async def patch(self, path: str, body: Any = None) -> Any:
+        return await self.request("PATCH", path, json=body)
+
+    async def delete(self, path: str) -> Any:
+        return await self.request("DELETE", path)
+
+    # -- the daemon itself ------------------------------------------------------------------------
+
+    async def healthy(self) -> bool:
+        try:
+            response = await self._http.get("/health", timeout=2.0)
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200
+
+    async def capabilities(self) -> Capabilities:
+        spec = await self.get("/openapi.json")
+        paths = {
+            path: frozenset(m.lower() for m in methods)
+            for path, methods in (spec.get("paths") or {}).items()
+            if isinstance(methods, dict)
+        }
+        return Capabilities(paths)
+
+    async def status(self) -> dict[str, Any]:
+        return await self.get("/control/v1/status")  # type: ignore[no-any-return]
+
+    async def models(self) -> list[dict[str, Any]]:
+        return (await self.get("/control/v1/models"))["models"]  # type: ignore[no-any-return]
+
+    async def recent_requests(self, limit: int = 50) -> list[dict[str, Any]]:
+        return (await self.get("/control/v1/requests", limit=limit))["requests"]  # type: ignore[no-any-return]
+
+    async def events_since(self, seq: int) -> list[dict[str, Any]]:
+        """The daemon's recent events after `seq`, without keeping a stream open."""
+        try:
+            response = await self._http.get("/control/v1/events", params={"since": seq, "once": "true"})
+        except httpx.HTTPError as exc:
+            raise DaemonUnreachable(f"cannot read events ({type(exc).__name__})") from None
+        if response.status_code >= 400:
+            raise ControlError(response.status_code, error_message(response))
+        return parse_sse(response.text)
+
+    # -- app tokens and provider keys -------------------------------------------------------------
+
+    async def tokens(self) -> list[dict[str, Any]]:
+        return (await self.get("/control/v1/tokens"))["tokens"]  # type: ignore[no-any-return]
+
+    async def create_token(self, name: str) -> str:
+        return (await self.post("/control/v1/tokens", {"name": name}))["token"]  # type: ignore[no-any-return]
+
+    async def revoke_token(self, name: str) -> None:
+        await self.delete(f"/control/v1/tokens/{name}")
+
+    async def keys(self) -> dict[str, Any]:
+        return await self.get("/control/v1/keys")  # type: ignore[no-any-return]
+
+    async def set_key(self, provider: str, key: str) -> dict[str, Any]:
+        return await self.put(f"/control/v1/keys/{provider}", {"key": key})  # type: ignore[no-any-return]
+
+    async def delete_key(self, provider: str) -> None:
+        await self.delete(f"/control/v1/keys/{provider}")
+
+    async def test_key(self, provider: str) -> dict[str, Any]:
+        return await self.post(f"/control/v1/keys/{provider}/test", timeout_s=60.0)  # type: ignore[no-any-return]
+
+    # -- GPU residency ----------------------------------------------------------------------------
+
+    async def residency(self) -> dict[str, Any]:
+        return await self.get("/control/v1/residency")  # type: ignore[no-any-return]
+
+    async def gpus(self) -> dict[str, Any]:
+        return await self.get("/control/v1/residency/gpus")  # type: ignore[no-any-return]
+
+    async def residency_action(
+        self, action: str, model: str, *, timeout_s: float | None = None
+    ) -> dict[str, Any]:
+        """`action` is one of pin, unpin, unload, preload."""
+        return await self.post(f"/control/v1/residency/{action}", {"model": model}, timeout_s=timeout_s)  # type: ignore[no-any-return]

@@ -1,0 +1,160 @@
+"""Settings → Models & GPU: live memory per GPU, what is loaded, pin / unload / load."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from roundhouse.desktop.monitor import Snapshot
+from roundhouse.desktop.slots import bind
+from roundhouse.desktop.windows.common import Page, human_bytes
+from roundhouse.desktop.windows.memory_bar import MemoryBar
+
+
+class ModelsPage(Page):
+    title = "Models & GPU"
+    required = "/control/v1/residency"
+    capability_name = "GPU residency"
+
+    def __init__(self, controller: Any, parent: QWidget | None = None) -> None:
+        super().__init__(controller, parent)
+        layout = QVBoxLayout(self.body)
+        self.source = QLabel()
+        self.source.setWordWrap(True)
+        layout.addWidget(self.source)
+        self.bars_box = QVBoxLayout()
+        layout.addLayout(self.bars_box)
+        self.bars: list[tuple[QLabel, MemoryBar]] = []
+        self.headroom = QLabel()
+        layout.addWidget(self.headroom)
+
+        self.table = QTableWidget(0, 5)
+        self.table.setHorizontalHeaderLabels(["Model", "Backend", "Memory", "Pinned", ""])
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        layout.addWidget(QLabel("Loaded models"))
+        layout.addWidget(self.table, 1)
+
+        load = QHBoxLayout()
+        self.choice = QComboBox()
+        self.load = QPushButton("Load")
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 0)
+        self.progress.hide()
+        self.cancel = QPushButton("Cancel")
+        self.cancel.hide()
+        load.addWidget(QLabel("Load a local model:"))
+        load.addWidget(self.choice, 1)
+        load.addWidget(self.load)
+        load.addWidget(self.progress)
+        load.addWidget(self.cancel)
+        layout.addLayout(load)
+        self.load.clicked.connect(self.on_load)
+        self.cancel.clicked.connect(self.on_cancel)
+
+    def reload(self) -> None:
+        self.call(self.controller.client.models(), self.show_choices)
+        self.show_residency(self.controller.monitor.snapshot)
+        self.controller.monitor.refresh_soon()
+
+    def on_snapshot(self, snapshot: Snapshot) -> None:
+        self.show_residency(snapshot)
+
+    def show_choices(self, models: list[dict[str, Any]]) -> None:
+        current = self.choice.currentText()
+        self.choice.clear()
+        names = [
+            m["id"] for m in models if m.get("local") and not m.get("virtual") and m.get("kind") == "chat"
+        ]
+        self.choice.addItems(names)
+        if current in names:
+            self.choice.setCurrentText(current)
+
+    def show_residency(self, snapshot: Snapshot) -> None:
+        residency = snapshot.residency
+        if residency is None:
+            return
+        gpus = residency.get("gpus") or []
+        if gpus:
+            self.source.setText(f"GPU memory read through {residency.get('source')}.")
+            rows = [
+                (
+                    f"GPU {g.get('index')}: {g.get('name')}",
+                    int(g.get("total_bytes") or 0),
+                    int(g.get("used_by_roundhouse_bytes") or 0),
+                    int(g.get("used_by_others_bytes") or 0),
+                )
+                for g in gpus
+            ]
+        else:
+            self.source.setText(f"No GPU memory to show. {residency.get('detail', '')}")
+            total = int(residency.get("ram_total_bytes") or 0)
+            available = int(residency.get("ram_available_bytes") or 0)
+            ours = sum(
+                int(m.get("size_bytes") or 0) for m in residency.get("models", []) if m.get("resident")
+            )
+            rows = [("System RAM (models run from it)", total, ours, max(total - available - ours, 0))]
+        while len(self.bars) < len(rows):
+            label, bar = QLabel(), MemoryBar()
+            self.bars_box.addWidget(label)
+            self.bars_box.addWidget(bar)
+            self.bars.append((label, bar))
+        for (label, bar), (name, total, ours, others) in zip(self.bars, rows, strict=False):
+            label.setText(name)
+            bar.set_usage(total, ours, others)
+        self.headroom.setText(
+            f"Headroom kept free: {human_bytes(residency.get('headroom_bytes'))} · "
+            f"room for models: {human_bytes(residency.get('capacity_bytes'))} · "
+            f"loads {residency.get('loads', 0)}, evictions {residency.get('evictions', 0)}"
+        )
+        loaded = [m for m in residency.get("models", []) if m.get("resident")]
+        self.table.setRowCount(len(loaded))
+        for row, model in enumerate(loaded):
+            name = str(model["id"])
+            memory = human_bytes(model.get("size_vram") or model.get("size_bytes"))
+            for column, text in enumerate(
+                (name, model.get("backend", ""), memory, "yes" if model.get("pinned") else "")
+            ):
+                self.table.setItem(row, column, QTableWidgetItem(str(text)))
+            self.table.setCellWidget(row, 4, self._actions(name, bool(model.get("pinned"))))
+        self._show_operation(snapshot)
+
+    def _actions(self, model: str, pinned: bool) -> QWidget:
+        box = QWidget()
+        row = QHBoxLayout(box)
+        row.setContentsMargins(0, 0, 0, 0)
+        pin = QPushButton("Unpin" if pinned else "Pin")
+        unload = QPushButton("Unload")
+        pin.clicked.connect(bind(self.controller.set_pinned, model, not pinned))
+        unload.clicked.connect(bind(self.controller.unload, model))
+        row.addWidget(pin)
+        row.addWidget(unload)
+        return box
+
+    def _show_operation(self, snapshot: Snapshot) -> None:
+        busy = any(key.startswith("load:") for key in snapshot.operations)
+        self.progress.setVisible(busy)
+        self.cancel.setVisible(busy)
+        self.load.setEnabled(not busy)
+
+    def on_load(self) -> None:
+        model = self.choice.currentText()
+        if model:
+            self.controller.preload(model)
+            self._show_operation(self.controller.monitor.snapshot)
+
+    def on_cancel(self) -> None:
+        for key in list(self.controller.monitor.snapshot.operations):
+            if key.startswith("load:"):
+                self.controller.cancel_operation(key)

@@ -1,1 +1,0 @@
-"""Routing data: labeled examples and their shipped embeddings."""
