@@ -64,7 +64,10 @@ def start_backend() -> tuple[subprocess.Popen[bytes], str]:
     return proc, url
 
 
-def start_roundhouse(backend_url: str, home: Path) -> tuple[subprocess.Popen[bytes], str]:
+MASTER_KEY = "sk-bench-" + os.urandom(16).hex()
+
+
+def start_roundhouse(backend_url: str, home: Path) -> tuple[subprocess.Popen[bytes], str, str]:
     port = free_port()
     (home / "config").mkdir(parents=True, exist_ok=True)
     (home / "config" / "config.toml").write_text(
@@ -73,10 +76,14 @@ def start_roundhouse(backend_url: str, home: Path) -> tuple[subprocess.Popen[byt
     )
     env = {**os.environ, "ROUNDHOUSE_HOME": str(home), "ROUNDHOUSE_LOG_LEVEL": "warning"}
     roundhoused = Path(sys.executable).parent / "roundhoused"
+    # Both proxies check a key on every request: an app token here, the master key there.
+    token = subprocess.run(
+        [str(roundhoused), "token", "create", "bench"], env=env, capture_output=True, text=True, check=True
+    ).stdout.strip()
     proc = subprocess.Popen([str(roundhoused), "serve", "--port", str(port)], env=env)
     url = f"http://127.0.0.1:{port}"
     wait_ready(url + "/health")
-    return proc, url + "/v1"
+    return proc, url + "/v1", token
 
 
 def start_litellm(litellm: str, backend_url: str, home: Path) -> tuple[subprocess.Popen[bytes], str]:
@@ -92,7 +99,12 @@ def start_litellm(litellm: str, backend_url: str, home: Path) -> tuple[subproces
         "litellm_settings:\n"
         "  telemetry: false\n"
     )
-    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR"}
+    env = {
+        **os.environ,
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        "LITELLM_LOG": "ERROR",
+        "LITELLM_MASTER_KEY": MASTER_KEY,
+    }
     proc = subprocess.Popen(
         [litellm, "--config", str(config), "--port", str(port), "--host", "127.0.0.1", "--num_workers", "1"],
         env=env,
@@ -109,7 +121,8 @@ def one_call(client: httpx.Client, base: str, stream: bool) -> float:
     started = time.perf_counter()
     if not stream:
         response = client.post(base + "/chat/completions", json=body)
-        response.raise_for_status()
+        if response.status_code != 200:
+            raise RuntimeError(f"{base}: {response.status_code} {response.text[:300]}")
         response.read()
         return (time.perf_counter() - started) * 1000
     with client.stream("POST", base + "/chat/completions", json=body) as response:
@@ -142,8 +155,9 @@ def main() -> int:
         backend, backend_url = start_backend()
         procs.append(backend)
         paths = {"direct": backend_url}
-        rh, paths["roundhouse"] = start_roundhouse(backend_url, home)
+        rh, paths["roundhouse"], token = start_roundhouse(backend_url, home)
         procs.append(rh)
+        keys = {"direct": "none", "roundhouse": token, "litellm": MASTER_KEY}
         if Path(args.litellm).exists():
             lite, paths["litellm"] = start_litellm(args.litellm, backend_url, home)
             procs.append(lite)
@@ -155,7 +169,12 @@ def main() -> int:
         models = {"direct": "gpt-bench", "roundhouse": "bench/gpt-bench", "litellm": "gpt-bench"}
         results: dict[tuple[str, bool], list[float]] = {(p, s): [] for p in paths for s in (False, True)}
         clients = {
-            p: httpx.Client(timeout=30, limits=httpx.Limits(max_keepalive_connections=1)) for p in paths
+            p: httpx.Client(
+                timeout=30,
+                limits=httpx.Limits(max_keepalive_connections=1),
+                headers={"Authorization": f"Bearer {keys[p]}"},
+            )
+            for p in paths
         }
         order = list(paths)
         for i in range(args.warmup + args.requests):

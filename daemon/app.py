@@ -63,7 +63,10 @@ class Daemon:
         self.secrets = secrets or Secrets()
         self.tokens = Tokens(self.store)
         self._owns_embedder = embedder is None
-        self.embedder = embedder or Embedder()
+        self.embedder = embedder or Embedder(
+            batch_window_ms=settings.scheduling.embed_batch_window_ms,
+            max_batch=settings.scheduling.embed_max_batch,
+        )
         self.catalog = Catalog([])
         self.gateway = Gateway(self)
         # Stages the concerns replace with their real components in `start()`.
@@ -73,6 +76,9 @@ class Daemon:
         self.scheduler: Scheduler = NoQueue()
         self.residency: ResidencyProtocol = NoResidency()
         self.spend: Spend = FreeSpend()
+        # Built by their factories: the memory curator and the background agents.
+        self.memory: Any = None
+        self.agents: Any = None
         self._tasks: list[asyncio.Task[Any]] = []
 
     async def _backends(self) -> list[Backend]:
@@ -96,6 +102,8 @@ class Daemon:
             ("cache", "cache"),
             ("residency", "residency"),
             ("routing", "router"),
+            ("memory", "memory"),
+            ("agents", "agents"),
         ):
             build = _component_factory(concern)
             if build is not None:
@@ -124,8 +132,18 @@ class Daemon:
 
     def _components(self) -> list[Any]:
         unique: dict[int, Any] = {}
-        for component in (self.spend, self.scheduler, self.flights, self.cache, self.residency, self.router):
-            unique[id(component)] = component
+        for component in (
+            self.spend,
+            self.scheduler,
+            self.flights,
+            self.cache,
+            self.residency,
+            self.router,
+            self.memory,
+            self.agents,
+        ):
+            if component is not None:
+                unique[id(component)] = component
         return list(unique.values())
 
     async def stop(self) -> None:

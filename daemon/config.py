@@ -20,7 +20,9 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from roundhouse.daemon.agents.settings import AgentsSettings
 from roundhouse.daemon.cache.settings import CacheSettings
+from roundhouse.daemon.memory.settings import MemorySettings
 from roundhouse.daemon.residency.settings import ResidencySettings
 from roundhouse.daemon.routing.settings import RoutingSettings
 from roundhouse.daemon.scheduling.settings import SchedulingSettings
@@ -126,6 +128,8 @@ class Settings(BaseSettings):
     cache: CacheSettings = Field(default_factory=CacheSettings)
     scheduling: SchedulingSettings = Field(default_factory=SchedulingSettings)
     spend: SpendSettings = Field(default_factory=SpendSettings)
+    memory: MemorySettings = Field(default_factory=MemorySettings)
+    agents: AgentsSettings = Field(default_factory=AgentsSettings)
     log_level: str = "info"
     # Only when true may prompt text appear in logs.
     log_prompts: bool = False

@@ -6,19 +6,23 @@ response and render `Exchange.chunks` in their dialect. Everything after the par
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from roundhouse.daemon.agents.builtin.prompts import observe
 from roundhouse.daemon.backends.base import BackendError
 from roundhouse.daemon.components import CacheLookup, QueueFull
+from roundhouse.daemon.memory.inject import inject as inject_memories
 from roundhouse.daemon.models import ChatChunk, ChatRequest, ModelInfo, Usage
 from roundhouse.daemon.routing.cascade import cascade
 from roundhouse.daemon.routing.route import Route, RoutingError, Target
+from roundhouse.daemon.scheduling.factory import EMBEDDINGS_LANE
 
 if TYPE_CHECKING:
     from roundhouse.daemon.app import Daemon
@@ -73,9 +77,16 @@ def route_headers(route: Route, request_id: str) -> dict[str, str]:
 class Gateway:
     def __init__(self, daemon: Daemon) -> None:
         self.daemon = daemon
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def _background(self, work: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def open(self, request: ChatRequest) -> Exchange:
         d = self.daemon
+        await inject_memories(d, request)
         route = await d.router.decide(request)
         lookup = await d.cache.lookup(request, route)
         outcome = Outcome(model_used=route.model.id, backend=route.backend.name)
@@ -163,6 +174,9 @@ class Gateway:
                 route.target = target
             if store:
                 await d.cache.store(request, route, lookup, produced)
+            if not target.model.local:
+                # The prompt optimizer learns from redacted samples of cloud requests.
+                self._background(observe(d, request, route, "".join(c.content for c in produced)))
             return
 
     async def _account(
@@ -241,7 +255,7 @@ class Gateway:
             "cascade": outcome.cascade,
             "chat_id": request.chat_id,
         }
-        d.store.submit(lambda db: db["requests"].insert(row, replace=True))
+        d.store.append("requests", row)
         d.events.publish(
             "request.done",
             {
@@ -270,7 +284,9 @@ class Gateway:
             )
         outcome = Outcome(model_used=target.model.id, backend=target.backend.name)
         try:
-            async with d.scheduler.slot(target.backend.name, request.priority):
+            # Embeddings have their own lane so concurrent requests reach the embedder together
+            # and are encoded as one batch.
+            async with d.scheduler.slot(target.backend.name + EMBEDDINGS_LANE, request.priority):
                 vectors = await target.backend.embed(target.model, inputs)
         except BackendError as exc:
             outcome.status, outcome.error_kind = exc.status, exc.kind

@@ -22,6 +22,7 @@ import sqlite_utils
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+BATCH_WINDOW_S = 0.02
 Migration = str | Callable[[sqlite_utils.Database], None]
 
 CORE_MIGRATIONS: list[Migration] = [
@@ -84,6 +85,9 @@ class Store:
         self._jobs: queue.SimpleQueue[tuple[Callable[[sqlite_utils.Database], Any], Future[Any]] | None] = (
             queue.SimpleQueue()
         )
+        # Rows appended on the request path, written in batches (see `append`).
+        self._pending: list[tuple[str, dict[str, Any]]] = []
+        self._pending_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run_writer, name="store-writer", daemon=True)
         self._thread.start()
         self.migrate("core", CORE_MIGRATIONS)
@@ -108,6 +112,27 @@ class Store:
                 future.set_exception(exc)
             else:
                 future.set_result(result)
+
+    def append(self, table: str, row: dict[str, Any]) -> None:
+        """Queue one row for `table`. Rows that arrive within a few milliseconds of each other
+        are written in one transaction, so a busy request path costs one writer wake-up per
+        batch rather than per request. Later writes and reads through the writer see them."""
+        with self._pending_lock:
+            self._pending.append((table, row))
+            first = len(self._pending) == 1
+        if first:
+            self.submit(self._flush_pending)
+
+    def _flush_pending(self, db: sqlite_utils.Database) -> int:
+        time.sleep(BATCH_WINDOW_S)
+        with self._pending_lock:
+            rows, self._pending = self._pending, []
+        by_table: dict[str, list[dict[str, Any]]] = {}
+        for table, row in rows:
+            by_table.setdefault(table, []).append(row)
+        for table, table_rows in by_table.items():
+            db[table].insert_all(table_rows, replace=True)
+        return len(rows)
 
     def submit(self, fn: Callable[[sqlite_utils.Database], T]) -> Future[T]:
         """Queue a write; returns at once. Errors are logged if nobody waits on the future."""
@@ -154,6 +179,8 @@ class Store:
         return self.write_sync(apply)
 
     def close(self) -> None:
+        if self._pending:
+            self.submit(self._flush_pending)
         self._jobs.put(None)
         self._thread.join(timeout=10)
         self._writer_db.close()

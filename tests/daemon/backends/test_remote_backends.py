@@ -54,7 +54,8 @@ def test_ollama_chat_translates_sampling_and_streams(
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "Stand-in reply to:"
     assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 3
     sent = ollama_standin.bodies("/api/chat")[-1]
-    assert sent["options"] == {"temperature": 0.2, "num_predict": 3, "seed": 7}
+    # Sampling maps to Ollama's options; the runner's num_ctx is the model's own (residency).
+    assert sent["options"] == {"temperature": 0.2, "num_predict": 3, "seed": 7, "num_ctx": 4096}
     assert sent["messages"][0] == {"role": "system", "content": "be brief"}
 
 

@@ -1,0 +1,1 @@
+"""The agents Roundhouse ships. Each registers through the `roundhouse.agents` entry points."""

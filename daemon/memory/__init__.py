@@ -1,0 +1,1 @@
+"""Insights, the curator, the review queue, decay, and Open WebUI sync."""
