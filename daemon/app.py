@@ -12,8 +12,10 @@ import time
 from typing import Any
 
 from roundhouse.daemon import __version__
+from roundhouse.daemon.agents import factory as agents_factory
 from roundhouse.daemon.backends.base import Backend
 from roundhouse.daemon.backends.catalog import Catalog
+from roundhouse.daemon.cache import factory as cache_factory
 from roundhouse.daemon.cache.embedder import Embedder
 from roundhouse.daemon.components import (
     FreeSpend,
@@ -29,9 +31,15 @@ from roundhouse.daemon.components import (
 from roundhouse.daemon.components import Residency as ResidencyProtocol
 from roundhouse.daemon.config import Settings, data_dir
 from roundhouse.daemon.events import EventBus
-from roundhouse.daemon.gateway import DirectRouter, Gateway
-from roundhouse.daemon.routing.route import Router
+from roundhouse.daemon.gateway import Gateway
+from roundhouse.daemon.memory import factory as memory_factory
+from roundhouse.daemon.models import ChatRequest
+from roundhouse.daemon.residency import factory as residency_factory
+from roundhouse.daemon.routing import factory as routing_factory
+from roundhouse.daemon.routing.route import Route, Router, RoutingError
+from roundhouse.daemon.scheduling import factory as scheduling_factory
 from roundhouse.daemon.secrets import Secrets
+from roundhouse.daemon.spend import factory as spend_factory
 from roundhouse.daemon.store import Store
 from roundhouse.daemon.tokens import Tokens
 
@@ -39,12 +47,11 @@ log = logging.getLogger(__name__)
 BACKEND_ENTRY_POINTS = "roundhouse.backends"
 
 
-def _component_factory(concern: str) -> Any | None:
-    """`roundhouse.daemon.<concern>.factory.build`, when that concern has one."""
-    name = f"roundhouse.daemon.{concern}.factory"
-    if importlib.util.find_spec(name) is None:
-        return None
-    return importlib.import_module(name).build
+class _Starting:
+    """The router until `start()` has built the real one."""
+
+    async def decide(self, request: ChatRequest) -> Route:
+        raise RoutingError("Roundhouse is still starting; try again in a moment", status=503, kind="starting")
 
 
 class Daemon:
@@ -70,7 +77,7 @@ class Daemon:
         self.catalog = Catalog([])
         self.gateway = Gateway(self)
         # Stages the concerns replace with their real components in `start()`.
-        self.router: Router = DirectRouter(self)
+        self.router: Router = _Starting()
         self.cache: ResponseCache = NoCache()
         self.flights: SingleFlight = NoSingleFlight()
         self.scheduler: Scheduler = NoQueue()
@@ -96,25 +103,24 @@ class Daemon:
     async def start(self) -> None:
         for backend in await self._backends():
             self.catalog.backends[backend.name] = backend
-        for concern, attribute in (
-            ("spend", "spend"),
-            ("scheduling", "scheduler"),
-            ("cache", "cache"),
-            ("residency", "residency"),
-            ("routing", "router"),
-            ("memory", "memory"),
-            ("agents", "agents"),
+        # Each concern builds its component from this object; a dict result names several.
+        for attribute, build in (
+            ("spend", spend_factory.build),
+            ("scheduler", scheduling_factory.build),
+            ("cache", cache_factory.build),
+            ("residency", residency_factory.build),
+            ("router", routing_factory.build),
+            ("memory", memory_factory.build),
+            ("agents", agents_factory.build),
         ):
-            build = _component_factory(concern)
-            if build is not None:
-                built = build(self)
-                if inspect.isawaitable(built):
-                    built = await built
-                if isinstance(built, dict):
-                    for name, component in built.items():
-                        setattr(self, name, component)
-                else:
-                    setattr(self, attribute, built)
+            built = build(self)
+            if inspect.isawaitable(built):
+                built = await built
+            if isinstance(built, dict):
+                for name, component in built.items():
+                    setattr(self, name, component)
+            else:
+                setattr(self, attribute, built)
         virtual = getattr(self.router, "virtual_models", None)
         if callable(virtual):
             self.catalog.set_virtual(virtual)
