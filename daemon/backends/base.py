@@ -37,6 +37,9 @@ class Backend(Protocol):
 
     name: str  # unique per daemon, e.g. "embedded", "ollama", "ollama-2", "openai-compat", "cloud"
     local: bool  # runs on this machine / the user's own hosts (privacy-safe)
+    # Whether load / unload / loaded() really control what sits in memory (embedded, Ollama);
+    # an OpenAI-compatible server or a cloud manages its own.
+    controls_residency: bool
 
     async def list_models(self) -> list[ModelInfo]: ...
 

@@ -55,6 +55,7 @@ def scrub(message: str, secret: str | None) -> str:
 
 class CloudBackend:
     local = False
+    controls_residency = False
 
     def __init__(
         self,

@@ -55,6 +55,7 @@ class _LoadedLlama:
 
 class EmbeddedBackend:
     local = True
+    controls_residency = True
 
     def __init__(
         self,

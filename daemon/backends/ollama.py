@@ -86,6 +86,7 @@ def _openai_tool_calls(calls: list[Any]) -> list[dict[str, Any]]:
 
 class OllamaBackend:
     local = True
+    controls_residency = True
 
     def __init__(self, name: str, host: str, *, timeout_s: float = 300.0) -> None:
         self.name = name

@@ -79,6 +79,8 @@ def chunk_from_openai(payload: dict[str, Any], kind: str) -> ChatChunk:
 
 
 class OpenAICompatBackend:
+    controls_residency = False
+
     def __init__(
         self,
         name: str,

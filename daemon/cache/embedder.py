@@ -19,6 +19,7 @@ from roundhouse.daemon.scheduling.batching import MicroBatcher
 
 MODEL_ID = "local/all-minilm-l6-v2"
 DIMENSIONS = 384
+SINGLE_THREAD_MAX_TEXTS = 4
 
 
 def default_model_path() -> str:
@@ -43,6 +44,7 @@ class Embedder:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedder")
         self._batch_window_s = None if batch_window_ms is None else batch_window_ms / 1000.0
         self._max_batch = max_batch
+        self._threads = max(1, os.cpu_count() or 1)
         self._batcher: MicroBatcher[str, np.ndarray] | None = None
         self._batcher_loop: asyncio.AbstractEventLoop | None = None
         self._retired = [0, 0]  # batches and texts of batchers from event loops now gone
@@ -68,6 +70,13 @@ class Embedder:
             return np.zeros((0, DIMENSIONS), dtype=np.float32)
         self.load()
         assert self._model is not None
+        import torch
+
+        # One thread answers a lone prompt faster (no thread hand-offs: about 14 ms against
+        # 24 ms on 2 cores); batches use every core.
+        threads = 1 if len(texts) <= SINGLE_THREAD_MAX_TEXTS else self._threads
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
         vectors = self._model.encode(
             texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
         )

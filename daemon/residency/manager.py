@@ -153,6 +153,7 @@ class ResidencyManager:
             self.settings.enabled
             and target.model.local
             and target.backend.local
+            and getattr(target.backend, "controls_residency", False)
             and target.model.kind == "chat"
         )
 
