@@ -23,6 +23,18 @@ class Priority(IntEnum):
     BACKGROUND = 10
 
 
+SAMPLING_FIELDS = (
+    "temperature",
+    "top_p",
+    "max_tokens",
+    "stop",
+    "seed",
+    "tools",
+    "tool_choice",
+    "response_format",
+)
+
+
 def new_request_id() -> str:
     return "rh-" + uuid.uuid4().hex[:24]
 
@@ -64,6 +76,10 @@ class ChatRequest:
     include_usage: bool = False
     # Cache-Control from the client: "no-cache" skips lookup, "no-store" skips both.
     cache_control: str | None = None
+
+    def sampling(self) -> dict[str, Any]:
+        """The OpenAI-named generation parameters the client set (None ones left out)."""
+        return {name: getattr(self, name) for name in SAMPLING_FIELDS if getattr(self, name) is not None}
 
     def text(self) -> str:
         """All user-visible text of the request, for signals that read content."""

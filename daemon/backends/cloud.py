@@ -117,19 +117,7 @@ class CloudBackend:
     async def chat(self, request: ChatRequest, model: ModelInfo) -> AsyncIterator[ChatChunk]:
         litellm = await load_litellm()
         args, key = await asyncio.to_thread(self._call_args, model)
-        for name in (
-            "temperature",
-            "top_p",
-            "max_tokens",
-            "stop",
-            "seed",
-            "tools",
-            "tool_choice",
-            "response_format",
-        ):
-            value = getattr(request, name)
-            if value is not None:
-                args[name] = value
+        args.update(request.sampling())
         try:
             if request.kind == "completion":
                 prompt = (

@@ -263,6 +263,22 @@ class OllamaBackend:
         except Exception as exc:
             raise self._error(exc, model.native) from exc
 
+    async def pull(self, native: str) -> AsyncIterator[dict[str, Any]]:
+        """Pull a model onto the host: Ollama's progress objects {status, digest, total, completed}.
+        Closing the iterator early closes the upstream stream, which stops the pull."""
+        stream: Any = None
+        try:
+            stream = await self._client.pull(native, stream=True)
+            async for part in stream:
+                yield {k: v for k, v in part.model_dump(mode="json").items() if v is not None}
+        except Exception as exc:
+            raise self._error(exc, native) from exc
+        finally:
+            # Close the HTTP stream now, not when the generator is collected.
+            if stream is not None:
+                await stream.aclose()
+        self._models_cache = None
+
     async def close(self) -> None:
         await self._client._client.aclose()
 

@@ -25,19 +25,7 @@ def request_body(request: ChatRequest, native_model: str) -> dict[str, Any]:
             body["suffix"] = request.suffix
     else:
         body["messages"] = request.messages
-    for key in (
-        "temperature",
-        "top_p",
-        "max_tokens",
-        "stop",
-        "seed",
-        "tools",
-        "tool_choice",
-        "response_format",
-    ):
-        value = getattr(request, key)
-        if value is not None:
-            body[key] = value
+    body.update(request.sampling())
     if request.stream:
         body["stream_options"] = {"include_usage": True}
     return body
