@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from roundhouse.daemon.agents.builtin.measurements import MeasurementFeed
 from roundhouse.daemon.components import NoResidency
 from roundhouse.daemon.residency.learned import LearnedFacts
 from roundhouse.daemon.residency.manager import ResidencyManager
@@ -26,4 +27,5 @@ def build(ctx: Daemon) -> ResidencyManager | NoResidency:
         publish=ctx.events.publish,
         facts=LearnedFacts(ctx.store),
         pins=PinStore(ctx.store),
+        measurements=MeasurementFeed(ctx.store, ctx.events),
     )

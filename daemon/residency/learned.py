@@ -2,12 +2,14 @@
 
 An estimate is a guess; after each load the manager records what the backend (/api/ps
 size and size_vram) or NVML (the drop in free memory) says was used, and how long the load
-took, so the next decision about that model uses real figures.
+took, so the next decision about that model uses real figures. Until the manager has loaded a
+model itself, the load time the performance analyst measured stands in as its reload cost.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -53,6 +55,7 @@ class LearnedFacts:
     def __init__(self, store: StoreLike | None) -> None:
         self._store = store
         self._seen: dict[tuple[str, int], Observation] = {}
+        self._measured: dict[str, float] = {}
         if store is not None:
             store.migrate("residency", MIGRATIONS)
             for row in store.db.query(f"SELECT * FROM {TABLE}"):
@@ -63,12 +66,22 @@ class LearnedFacts:
     def size(self, model: str, context: int) -> Observation | None:
         return self._seen.get((model, context))
 
+    def use_measured(self, load_seconds: Mapping[str, float]) -> None:
+        """Load times the performance analyst measured, per model id."""
+        self._measured = {m: float(s) for m, s in load_seconds.items() if s is not None and s > 0}
+
     def load_seconds(self, model: str) -> float | None:
-        """The learned load time of `model` at any context (they differ little)."""
+        """The learned load time of `model` at any context (they differ little), else the measured one."""
         times = [
             o.load_seconds for (m, _), o in self._seen.items() if m == model and o.load_seconds is not None
         ]
-        return max(times) if times else None
+        return max(times) if times else self._measured.get(model)
+
+    def load_source(self, model: str) -> str | None:
+        """Where `load_seconds` comes from: "observed" (our own loads), "measured" (the analyst)."""
+        if any(m == model and o.load_seconds is not None for (m, _), o in self._seen.items()):
+            return "observed"
+        return "measured" if model in self._measured else None
 
     async def record(
         self, model: str, context: int, *, size_bytes: int, size_vram: int, load_seconds: float | None

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from roundhouse.daemon.agents.builtin.measurements import Figures, MeasurementFeed
 from roundhouse.daemon.backends.base import Backend, BackendError
 from roundhouse.daemon.models import ChatRequest, LoadedModel, ModelInfo, Priority
 from roundhouse.daemon.residency.estimate import (
@@ -112,8 +113,10 @@ class ResidencyManager:
         facts: LearnedFacts | None = None,
         pins: PinStore | None = None,
         clock: Callable[[], float] = time.monotonic,
+        measurements: MeasurementFeed | None = None,
     ) -> None:
         self.settings = settings
+        self.measurements = measurements
         self.reader = reader
         self._backends = backends
         self._models = models
@@ -272,6 +275,11 @@ class ResidencyManager:
         if learned is not None:
             return learned
         return GUESS_START_SECONDS + self._planned_size(t) / GUESS_BYTES_PER_SECOND
+
+    def use_measurements(self, figures: Figures) -> None:
+        """The performance analyst's figures: its load times become reload costs (see LearnedFacts)."""
+        self.facts.use_measured({m: row["load_s"] for m, row in figures.items() if row.get("load_s")})
+        self._notify()
 
     async def read_machine(self) -> MachineReading:
         """A fresh reading; if the source fails, the last good one (or system RAM) and why."""
@@ -651,10 +659,14 @@ class ResidencyManager:
                 await asyncio.sleep(RECONCILE_SETTLE_S)
 
     async def start(self) -> None:
+        if self.measurements is not None:
+            await self.measurements.start(self.use_measurements)
         if self._task is None:
             self._task = asyncio.create_task(self._loop(), name="residency-reconcile")
 
     async def stop(self) -> None:
+        if self.measurements is not None:
+            await self.measurements.stop()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -692,6 +704,7 @@ class ResidencyManager:
             "queued": len(t.waiting),
             "draining": t.draining,
             "load_seconds": round(self._load_seconds(t), 3),
+            "load_seconds_source": self.facts.load_source(t.model.id) or "estimated",
             "learned": self.facts.size(t.model.id, t.context) is not None,
             "estimate": t.estimate.as_dict() if t.estimate else None,
             "uses": round(self.policy.uses(t.model.id, now), 3),

@@ -27,5 +27,6 @@ async def explain_prompt(daemon: Any, prompt: str, model: str = "auto", app: str
         "tokens_estimate": signals.tokens,
         "budget": signals.budget_block,
         "loaded": sorted(signals.loaded),
+        "measured_leaders": {tier: sorted(ids) for tier, ids in signals.leaders.items()},
     }
     return explained

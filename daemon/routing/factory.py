@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from roundhouse.daemon.agents.builtin.measurements import MeasurementFeed
 from roundhouse.daemon.routing.router import PolicyRouter
 from roundhouse.daemon.routing.storage import RoutingStore
 
@@ -21,4 +22,5 @@ def build(ctx: Daemon) -> PolicyRouter:
         residency=lambda: ctx.residency,
         spend=lambda: ctx.spend,
         on_exhausted=lambda: str(getattr(getattr(ctx.spend, "settings", None), "on_exhausted", "local")),
+        measurements=MeasurementFeed(ctx.store, ctx.events),
     )

@@ -38,6 +38,8 @@ class Signals:
     loaded: frozenset[str] = frozenset()
     unavailable: frozenset[str] = frozenset()  # model ids whose backend is down or cooling
     cloud_healthy: bool = True
+    # Tiers ranked by measurement: only these leading model ids may swap places for residency.
+    leaders: dict[str, frozenset[str]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -235,9 +237,15 @@ def _has_local(tiers: dict[str, list[ModelInfo]], signals: Signals) -> bool:
     return any(_usable(tiers.get(t, []), signals) for t in LOCAL_TIERS)
 
 
-def _prefer_loaded(models: list[ModelInfo], loaded: frozenset[str]) -> list[ModelInfo]:
-    """Same tier means same quality: an already loaded model goes first (stable otherwise)."""
-    return sorted(models, key=lambda m: m.id not in loaded)
+def _prefer_loaded(
+    models: list[ModelInfo], loaded: frozenset[str], leaders: frozenset[str] | None = None
+) -> list[ModelInfo]:
+    """Same tier means same quality: an already loaded model goes first (stable otherwise).
+    In a tier ranked by measurement only its near-equal `leaders` are alike; the rest keep their rank."""
+    if leaders is None:
+        return sorted(models, key=lambda m: m.id not in loaded)
+    head = [m for m in models if m.id in leaders]
+    return sorted(head, key=lambda m: m.id not in loaded) + [m for m in models if m.id not in leaders]
 
 
 def _local_plan(
@@ -256,7 +264,7 @@ def _local_plan(
         usable = [m for m in _usable(tiers.get(candidate_tier, []), signals) if m not in ordered]
         if usable and not ordered:
             chosen_tier = candidate_tier
-        ordered.extend(_prefer_loaded(usable, signals.loaded))
+        ordered.extend(_prefer_loaded(usable, signals.loaded, signals.leaders.get(candidate_tier)))
     if tier == "fast" and ordered and chosen_tier != "fast":
         # Trivial work and no fast model: rather a model already in memory, else the smallest;
         # never load a large model just for it.

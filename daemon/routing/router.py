@@ -12,10 +12,12 @@ from typing import Any
 
 import numpy as np
 
+from roundhouse.daemon.agents.builtin.measurements import Figures, MeasurementFeed
 from roundhouse.daemon.models import ChatRequest, ModelInfo
 from roundhouse.daemon.routing import policy
 from roundhouse.daemon.routing.complexity import EMBED_CHARS, ComplexityClassifier, KnnIndex, shipped_examples
 from roundhouse.daemon.routing.fallback import FallbackPolicy, estimate_tokens
+from roundhouse.daemon.routing.measured import MeasuredTiers
 from roundhouse.daemon.routing.patching import deep_merge
 from roundhouse.daemon.routing.privacy import PrivacyDetector
 from roundhouse.daemon.routing.route import Route, RoutingError, Target
@@ -67,6 +69,7 @@ class PolicyRouter:
         residency: Callable[[], Any] | None = None,
         spend: Callable[[], Any] | None = None,
         on_exhausted: Callable[[], str] | None = None,
+        measurements: MeasurementFeed | None = None,
     ) -> None:
         self.catalog = catalog
         self.store = store
@@ -88,6 +91,8 @@ class PolicyRouter:
         self._loaded_at = 0.0
         self._loaded_task: asyncio.Task[None] | None = None
         self._warm_task: asyncio.Task[None] | None = None
+        self.measurements = measurements
+        self.measured: Figures = {}
 
     # settings ------------------------------------------------------------------------------
     @property
@@ -127,8 +132,26 @@ class PolicyRouter:
             await self.store.clear_policy_patch()
         return self.settings
 
+    # measured tiers ------------------------------------------------------------------------
+    def use_measurements(self, figures: Figures) -> None:
+        """The performance analyst's latest figures per model (the feed calls this after each run)."""
+        self.measured = dict(figures)
+
+    async def refresh_measurements(self) -> None:
+        if self.measurements is not None:
+            self.use_measurements(await self.measurements.latest())
+
+    def _measured_tiers(self, models: list[ModelInfo], settings: RoutingSettings) -> MeasuredTiers:
+        if not settings.measured_tiers or not self.measured:
+            return MeasuredTiers()
+        local = {m.id for m in models if m.local and m.kind == "chat" and not m.virtual}
+        figures = {model: row for model, row in self.measured.items() if model in local}
+        return MeasuredTiers.from_figures(figures, settings.measured_min_quality)
+
     # life cycle ----------------------------------------------------------------------------
     async def start(self) -> None:
+        if self.measurements is not None:
+            await self.measurements.start(self.use_measurements)
         if self.store is not None:
             patch = self.store.policy_patch()
             if patch:
@@ -153,6 +176,8 @@ class PolicyRouter:
         for task in (self._warm_task, self._loaded_task):
             if task is not None and not task.done():
                 task.cancel()
+        if self.measurements is not None:
+            await self.measurements.stop()
 
     async def _warm(self) -> None:
         try:
@@ -241,6 +266,8 @@ class PolicyRouter:
             vector = await self._embed(prompt) if explicit is None else None
             verdict = self.classifier.classify(prompt, vector)
         models = self.catalog.models()
+        measured = self._measured_tiers(models, settings)
+        from_measurements = measured.open_tiers(settings.tiers)
         signals = policy.Signals(
             asked=asked,
             app=request.app,
@@ -252,11 +279,17 @@ class PolicyRouter:
             loaded=await self._loaded_models(),
             unavailable=self._unavailable(models),
             cloud_healthy=self._cloud_healthy(),
+            leaders={tier: measured.leaders[tier] for tier in from_measurements},
         )
         on_exhausted = "refuse" if self._on_exhausted() == "refuse" else "local"
-        plan = policy.decide(
-            signals, settings, tier_map(models, settings.tiers), explicit=explicit, on_exhausted=on_exhausted
-        )
+        tiers = tier_map(models, measured.fill(settings.tiers))
+        plan = policy.decide(signals, settings, tiers, explicit=explicit, on_exhausted=on_exhausted)
+        if (
+            explicit is None
+            and plan.tier in from_measurements
+            and plan.model.id in measured.ranked[plan.tier]
+        ):
+            plan.reasons.append(measured.reason(plan.tier, plan.model.id))
         route = Route(
             target=self._target(plan.model),
             tier=plan.tier,

@@ -60,6 +60,10 @@ class RoutingSettings(BaseModel):
     mode: Mode = "hybrid"
     # Tier → model ids, best first. Empty tiers are filled from the catalog by model size.
     tiers: dict[str, list[str]] = Field(default_factory=dict)
+    # Local tiers left empty above take the performance analyst's ranking once it has run.
+    measured_tiers: bool = True
+    # Below this share of correct answers on the built-in evaluation a model serves no measured tier.
+    measured_min_quality: float = Field(default=0.3, ge=0, le=1)
     apps: dict[str, AppPolicy] = Field(default_factory=lambda: {"editor": AppPolicy(private=True)})
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     # An explicit cloud model asked for private content: "reroute" to local or "refuse" (403).

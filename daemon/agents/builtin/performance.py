@@ -8,6 +8,15 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from roundhouse.daemon.agents.builtin.evaluation import is_correct, load_questions
+from roundhouse.daemon.agents.builtin.measurements import (
+    COMPONENT,
+    MIGRATIONS,
+    TABLE,
+    announce,
+    latest_performance,
+    record_measurement,
+    suggest_tiers,
+)
 from roundhouse.daemon.agents.context import AgentContext
 from roundhouse.daemon.agents.protocol import AgentResult
 from roundhouse.daemon.models import ModelInfo, Priority
@@ -17,54 +26,9 @@ from roundhouse.daemon.store import Store
 if TYPE_CHECKING:
     from roundhouse.daemon.app import Daemon
 
-TABLE = "agent_model_performance"
-MIGRATIONS: list[str] = [
-    f"""
-    CREATE TABLE {TABLE} (
-        model TEXT NOT NULL,
-        measured REAL NOT NULL,
-        run_id TEXT,
-        load_s REAL,
-        tokens_per_s REAL,
-        ttft_ms REAL,
-        quality REAL,
-        questions INTEGER NOT NULL DEFAULT 0,
-        PRIMARY KEY (model, measured)
-    )
-    """,
-]
 SYSTEM = "Answer with the answer only, in a few words."
 SPEED_PROMPT = "Count from one to thirty in words, separated by commas."
-
-
-def latest_performance(store: Store) -> dict[str, dict[str, Any]]:
-    """The newest measurement of each local model: what routing and residency read."""
-    store.migrate("agents.performance", MIGRATIONS)
-    rows = store.db.query(
-        f"SELECT p.* FROM {TABLE} p JOIN (SELECT model, MAX(measured) AS m FROM {TABLE} GROUP BY model) l "
-        "ON p.model = l.model AND p.measured = l.m"
-    )
-    return {r["model"]: dict(r) for r in rows}
-
-
-def suggest_tiers(measured: dict[str, dict[str, Any]], min_quality: float = 0.3) -> dict[str, list[str]]:
-    """Local tiers from measurements, best first: `fast` by speed among models good enough,
-    `reasoning` by quality, `balanced` by quality times speed. Routing's tier map takes this shape."""
-    usable = {m: r for m, r in measured.items() if (r.get("quality") or 0) >= min_quality}
-    if not usable:
-        return {}
-
-    def speed(m: str) -> float:
-        return float(usable[m].get("tokens_per_s") or 0)
-
-    def quality(m: str) -> float:
-        return float(usable[m].get("quality") or 0)
-
-    return {
-        "fast": sorted(usable, key=speed, reverse=True),
-        "balanced": sorted(usable, key=lambda m: quality(m) * speed(m), reverse=True),
-        "reasoning": sorted(usable, key=quality, reverse=True),
-    }
+__all__ = ["TABLE", "PerformanceAnalyst", "create", "latest_performance", "suggest_tiers"]
 
 
 class PerformanceAnalyst:
@@ -74,7 +38,7 @@ class PerformanceAnalyst:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        store.migrate("agents.performance", MIGRATIONS)
+        store.migrate(COMPONENT, MIGRATIONS)
 
     def _models(self, ctx: AgentContext) -> list[ModelInfo]:
         chosen = ctx.options.get("models")
@@ -138,7 +102,7 @@ class PerformanceAnalyst:
                 "questions": len(questions),
             }
             results[model.id] = row
-            await self.store.write(lambda db, row=row: db[TABLE].insert(row, pk=("model", "measured")))
+            await record_measurement(self.store, row)
             self._insights(ctx, model, row, evidence_ids, wrong)
         tiers = suggest_tiers(latest_performance(self.store))
         if len(results) > 1 and tiers.get("reasoning"):
@@ -151,8 +115,8 @@ class PerformanceAnalyst:
                 tags=["performance", "routing"],
                 evidence={"suggested_tiers": tiers, "quality": quality},
             )
-        # Routing reads `suggested_tiers`, residency the load times (see latest_performance).
-        ctx.daemon.events.publish("agents.performance", {"models": results, "suggested_tiers": tiers})
+        # Routing fills the tiers the user left open from these figures, residency takes the load times.
+        announce(ctx.daemon.events, results, tiers)
         summary = ", ".join(
             f"{m}: {r['tokens_per_s'] or 0:.0f} tok/s, quality {100 * (r['quality'] or 0):.0f} %"
             for m, r in results.items()
