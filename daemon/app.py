@@ -9,6 +9,7 @@ import importlib.util
 import inspect
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from roundhouse.daemon import __version__
@@ -87,6 +88,8 @@ class Daemon:
         self.memory: Any = None
         self.agents: Any = None
         self._tasks: list[asyncio.Task[Any]] = []
+        # Set by whoever runs the HTTP server (`roundhoused serve`): asks it to stop gracefully.
+        self.request_shutdown: Callable[[], None] | None = None
 
     async def _backends(self) -> list[Backend]:
         backends: list[Backend] = []

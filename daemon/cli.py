@@ -58,7 +58,13 @@ def _serve(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=10,
     )
     print(f"Roundhouse {__version__} on {settings.base_url}", file=sys.stderr, flush=True)
-    uvicorn.Server(config).run()
+    server = uvicorn.Server(config)
+
+    def request_shutdown() -> None:
+        server.should_exit = True
+
+    daemon.request_shutdown = request_shutdown
+    server.run()
     return 0
 
 

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
 DEFAULT_URL = "http://127.0.0.1:8719"
+PULL = "/control/v1/models/pull"
+RESIDENCY_SETTINGS = "/control/v1/residency/settings"
+SHUTDOWN = "/control/v1/shutdown"
 
 
 class ControlError(Exception):
@@ -128,6 +132,10 @@ class ControlClient:
             return False
         return response.status_code == 200
 
+    async def shutdown(self) -> None:
+        """Ask the daemon to stop (answered 202 before it winds down)."""
+        await self.post(SHUTDOWN)
+
     async def capabilities(self) -> Capabilities:
         spec = await self.get("/openapi.json")
         paths = {
@@ -142,6 +150,31 @@ class ControlClient:
 
     async def models(self) -> list[dict[str, Any]]:
         return (await self.get("/control/v1/models"))["models"]  # type: ignore[no-any-return]
+
+    async def pull_model(self, model: str, backend: str = "ollama") -> AsyncIterator[dict[str, Any]]:
+        """Progress of a pull onto an Ollama host, line by line ({status, total, completed});
+        closing the iterator closes the stream, which cancels the pull."""
+        try:
+            async with self._http.stream(
+                "POST",
+                PULL,
+                json={"model": model, "backend": backend},
+                timeout=httpx.Timeout(self._http.timeout.connect, read=None),
+            ) as response:
+                if response.status_code >= 400:
+                    await response.aread()
+                    raise ControlError(response.status_code, error_message(response))
+                async for line in response.aiter_lines():
+                    if not line.strip():
+                        continue
+                    part = json.loads(line)
+                    error = part.get("error")
+                    if error:
+                        message = error.get("message") if isinstance(error, dict) else str(error)
+                        raise ControlError(502, str(message))
+                    yield part
+        except httpx.TransportError as exc:
+            raise DaemonUnreachable(f"the pull of {model} was interrupted ({type(exc).__name__})") from None
 
     async def recent_requests(self, limit: int = 50) -> list[dict[str, Any]]:
         return (await self.get("/control/v1/requests", limit=limit))["requests"]  # type: ignore[no-any-return]
@@ -192,3 +225,7 @@ class ControlClient:
     ) -> dict[str, Any]:
         """`action` is one of pin, unpin, unload, preload."""
         return await self.post(f"/control/v1/residency/{action}", {"model": model}, timeout_s=timeout_s)  # type: ignore[no-any-return]
+
+    async def set_residency_settings(self, **changes: Any) -> dict[str, Any]:
+        """`headroom_gb` and/or `allow_cpu_spill`, applied by the running daemon at once."""
+        return await self.patch(RESIDENCY_SETTINGS, changes)  # type: ignore[no-any-return]

@@ -18,11 +18,12 @@ from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon, QWidget
 
 from roundhouse.desktop import paths
-from roundhouse.desktop.client import ControlClient, ControlError
+from roundhouse.desktop.client import SHUTDOWN, ControlClient, ControlError
 from roundhouse.desktop.icons import StateIcons
 from roundhouse.desktop.monitor import AGENTS_PAUSE, AGENTS_RESUME, Monitor, Snapshot
 from roundhouse.desktop.popups import Notifier, Popup
 from roundhouse.desktop.prefs import Prefs
+from roundhouse.desktop.progress import pull_percent, pull_text
 from roundhouse.desktop.restart_policy import RestartPolicy
 from roundhouse.desktop.routing_api import MODE, MODES, POLICY, write_method
 from roundhouse.desktop.supervisor import Supervisor
@@ -59,6 +60,10 @@ class Controller(QObject):
         self.tray_available = False
         self.windows: dict[str, QWidget] = {}
         self.operations: dict[str, asyncio.Task[Any]] = {}
+        # Percent done of each running operation that reports it (e.g. "pull:llama3.2:1b": 42).
+        self.progress: dict[str, int | None] = {}
+        # How each finished operation ended, for the window that started it: (text, failed).
+        self.outcomes: dict[str, tuple[str, bool]] = {}
         self.messages: list[str] = []  # what the supervisor announced, newest last
         self._memory_waiting: int | None = None
 
@@ -117,6 +122,7 @@ class Controller(QObject):
     # -- what the daemon says ------------------------------------------------------------------
 
     def _on_snapshot(self, snapshot: Snapshot) -> None:
+        self.supervisor.adopted_can_stop = snapshot.reachable and snapshot.capabilities.has(SHUTDOWN, "post")
         self.tray.update(snapshot)
         waiting = snapshot.memory_waiting
         if waiting and (self._memory_waiting is None or waiting > self._memory_waiting):
@@ -227,7 +233,7 @@ class Controller(QObject):
         spawn(self.supervisor.start(), self._then_refresh, self._report)
 
     def stop_daemon(self) -> None:
-        spawn(self.supervisor.stop(), self._then_refresh, self._report)
+        spawn(self.supervisor.stop_daemon(), self._then_refresh, self._report)
 
     def restart_daemon(self) -> None:
         spawn(self.supervisor.restart(), self._then_refresh, self._report)
@@ -262,6 +268,10 @@ class Controller(QObject):
         action = "pin" if pinned else "unpin"
         spawn(self.client.residency_action(action, model), self._then_refresh, self._report)
 
+    def set_headroom(self, gb: float) -> None:
+        """GPU memory the daemon leaves free for other apps; the running daemon applies it at once."""
+        spawn(self.client.set_residency_settings(headroom_gb=gb), self._then_refresh, self._report)
+
     # -- long operations -----------------------------------------------------------------------
 
     def preload(self, model: str) -> str:
@@ -287,8 +297,47 @@ class Controller(QObject):
         )
         return key
 
+    def pull_model(self, model: str) -> str:
+        """Pull a model onto the Ollama host, with progress in the window and the tray tooltip;
+        cancelling closes the stream, and the daemon then stops the download."""
+        key = f"pull:{model}"
+        if key in self.operations:
+            return key
+        self.progress[key] = None
+        self.monitor.set_operation(key, pull_text(model, None, None))
+
+        async def follow() -> None:
+            async for part in self.client.pull_model(model):
+                percent = pull_percent(part)
+                if percent is not None:
+                    self.progress[key] = percent
+                self.monitor.set_operation(key, pull_text(model, part.get("status"), self.progress[key]))
+
+        def finished(_: object = None) -> None:
+            self.operations.pop(key, None)
+            self.progress.pop(key, None)
+            self.monitor.set_operation(key, None)
+            self.monitor.refresh_soon()
+
+        def pulled(_: object = None) -> None:
+            self.outcomes[key] = (f"Pulled {model}", False)
+            finished()
+            self.notifier.notify(Popup("slow_model", "Model pulled", f"{model} is ready to use."))
+
+        def failed(exc: Exception) -> None:
+            message = exc.message if isinstance(exc, ControlError) else f"{type(exc).__name__}: {exc}"
+            self.outcomes[key] = (f"The pull of {model} failed: {message}", True)
+            finished()
+            self._report(exc)
+
+        self.operations[key] = spawn(follow(), pulled, failed)
+        return key
+
     def cancel_operation(self, key: str) -> None:
         task = self.operations.pop(key, None)
+        self.progress.pop(key, None)
+        if task is not None and key.startswith("pull:"):
+            self.outcomes[key] = (f"Cancelled the pull of {key[len('pull:') :]}", False)
         self.monitor.set_operation(key, None)
         if task is None:
             return

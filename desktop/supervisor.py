@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, Signal
 
 from roundhouse.desktop import paths
-from roundhouse.desktop.client import ControlClient
+from roundhouse.desktop.client import ControlClient, ControlError, DaemonUnreachable
 from roundhouse.desktop.restart_policy import RestartPolicy
 from roundhouse.desktop.slots import bind
 
@@ -89,6 +89,8 @@ class Supervisor(QObject):
         self.stop_timeout_s = stop_timeout_s
         self.state = STOPPED
         self.owned = False  # True when the daemon is our child, False when adopted
+        # Whether an adopted daemon can be asked to stop (it has the shutdown endpoint).
+        self.adopted_can_stop = False
         self.process: QProcess | None = None
         self._console: deque[str] = deque(maxlen=200)
         self._stopping = False
@@ -126,6 +128,7 @@ class Supervisor(QObject):
             self._set_state(STARTING)
             if await self.client.healthy():
                 self.owned = False
+                self._stopping = False
                 self._set_state(RUNNING)
                 self.announced.emit(f"Using the daemon already running at {self.client.base_url}")
                 return True
@@ -197,7 +200,7 @@ class Supervisor(QObject):
 
     def lost_adopted(self) -> None:
         """The adopted daemon stopped answering: run our own instead."""
-        if not self.owned and self.state == RUNNING:
+        if not self.owned and self.state == RUNNING and not self._stopping:
             self._set_state(STOPPED)
             self.announced.emit("The daemon stopped answering; starting a new one")
             self._restart_task = asyncio.ensure_future(self.start())
@@ -206,7 +209,36 @@ class Supervisor(QObject):
 
     @property
     def can_stop(self) -> bool:
-        return self.owned and self.process is not None
+        if self.owned:
+            return self.process is not None
+        return self.state == RUNNING and self.adopted_can_stop
+
+    async def stop_daemon(self) -> None:
+        """Stop the daemon whoever started it: our child as in `stop()`, an adopted one through
+        the control API. (Quit uses `stop()`, which leaves an adopted daemon running.)"""
+        if self.owned or self.process is not None:
+            await self.stop()
+        elif self.state == RUNNING and self.adopted_can_stop:
+            await self._shut_down_adopted()
+
+    async def _shut_down_adopted(self) -> None:
+        self._cancel_restart()
+        self._stopping = True
+        try:
+            await self.client.shutdown()
+        except DaemonUnreachable:
+            pass  # already gone
+        except ControlError:
+            self._stopping = False
+            raise
+        deadline = time.monotonic() + self.stop_timeout_s
+        while await self.client.healthy():
+            if time.monotonic() > deadline:
+                self._stopping = False
+                raise ControlError(0, "The daemon was asked to stop but is still answering")
+            await asyncio.sleep(0.1)
+        self._set_state(STOPPED)
+        self.announced.emit(f"Stopped the daemon at {self.client.base_url}")
 
     async def stop(self) -> None:
         """Ask the child to exit (SIGTERM), then kill it after the timeout."""
@@ -241,7 +273,7 @@ class Supervisor(QObject):
 
     async def restart(self) -> bool:
         self.policy.reset()
-        await self.stop()
+        await self.stop_daemon()
         return await self.start()
 
     def stop_now(self) -> None:

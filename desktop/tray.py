@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
+from roundhouse.desktop.client import PULL
 from roundhouse.desktop.monitor import Snapshot
 from roundhouse.desktop.popups import Popup
 from roundhouse.desktop.routing_api import MODES
@@ -142,6 +143,15 @@ class Tray:
             )
             pin.setCheckable(True)
             pin.setChecked(bool(model.get("pinned")))
+        can_pull = snapshot.reachable and caps.has(PULL, "post")
+        self._add(
+            menu,
+            "pull_model",
+            "Pull model…",
+            bind(c.open_settings, "models"),
+            enabled=can_pull,
+            tip="" if can_pull else "This daemon cannot pull models",
+        )
         for key, text in snapshot.operations.items():
             self._add(menu, f"cancel:{key}", f"{text} — Cancel", bind(c.cancel_operation, key))
         menu.addSeparator()
@@ -178,7 +188,11 @@ class Tray:
             c.start_daemon,
             enabled=not snapshot.reachable and state != "starting",
         )
-        stop_tip = "" if c.supervisor.can_stop else "The daemon was started outside the tray app"
+        stop_tip = (
+            ""
+            if c.supervisor.can_stop
+            else "The daemon was started outside the tray app and cannot be stopped from here"
+        )
         self._add(menu, "stop", "Stop daemon", c.stop_daemon, enabled=c.supervisor.can_stop, tip=stop_tip)
         self._add(
             menu, "restart", "Restart daemon", c.restart_daemon, enabled=c.supervisor.can_stop, tip=stop_tip

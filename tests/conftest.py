@@ -27,6 +27,8 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 def embedder() -> Iterator[Embedder]:
     """One real all-MiniLM-L6-v2 for the whole run (loading it takes seconds)."""
     shared = Embedder()
+    # Load it now, so the first test that embeds does not pay the load inside a client timeout.
+    shared.encode(["warm-up"])
     yield shared
     shared.close()
 

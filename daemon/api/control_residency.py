@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from roundhouse.daemon.residency.manager import ModelTooLarge, ResidencyManager
 from roundhouse.daemon.routing.route import Target
@@ -15,6 +15,15 @@ router = APIRouter(prefix="/control/v1/residency", tags=["residency"])
 
 class ModelRef(BaseModel):
     model: str = Field(min_length=1, max_length=300)
+
+
+class SettingsPatch(BaseModel):
+    """The residency settings the tray may change while the daemon runs; omitted ones stay."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    headroom_gb: float | None = Field(default=None, ge=0, le=1024)
+    allow_cpu_spill: bool | None = None
 
 
 def _manager(request: Request) -> ResidencyManager:
@@ -42,6 +51,18 @@ def _model_status(manager: ResidencyManager, target: Target) -> dict[str, Any]:
 @router.get("")
 async def status(request: Request) -> dict[str, Any]:
     return await _manager(request).status()
+
+
+@router.patch("/settings", summary="Change headroom_gb or allow_cpu_spill now, without a restart")
+async def update_settings(request: Request, body: SettingsPatch) -> dict[str, Any]:
+    manager = _manager(request)
+    changes = body.model_dump(exclude_none=True)
+    for name, value in changes.items():
+        setattr(manager.settings, name, value)
+    if changes:
+        # Requests waiting for room and the reconcile loop look again now, not at the next tick.
+        manager.wake()
+    return await manager.status()
 
 
 @router.get("/gpus")

@@ -270,6 +270,8 @@ class OllamaBackend:
         try:
             stream = await self._client.pull(native, stream=True)
             async for part in stream:
+                if part.status == "success":
+                    self._models_cache = None  # the next listing shows the new model
                 yield {k: v for k, v in part.model_dump(mode="json").items() if v is not None}
         except Exception as exc:
             raise self._error(exc, native) from exc
@@ -277,7 +279,6 @@ class OllamaBackend:
             # Close the HTTP stream now, not when the generator is collected.
             if stream is not None:
                 await stream.aclose()
-        self._models_cache = None
 
     async def close(self) -> None:
         await self._client._client.aclose()

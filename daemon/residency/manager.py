@@ -356,6 +356,10 @@ class ResidencyManager:
         self._changed.set()
         self._changed = asyncio.Event()
 
+    def wake(self) -> None:
+        """Re-decide now: settings changed (headroom, spill) or something outside moved."""
+        self._notify()
+
     # -- the request path ---------------------------------------------------------------------
 
     async def ensure(self, target: Target, priority: Priority = Priority.INTERACTIVE) -> None:

@@ -6,8 +6,10 @@ from typing import Any
 
 from PySide6.QtWidgets import (
     QComboBox,
+    QDoubleSpinBox,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QProgressBar,
     QPushButton,
     QTableWidget,
@@ -16,10 +18,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from roundhouse.desktop.client import PULL, RESIDENCY_SETTINGS
 from roundhouse.desktop.monitor import Snapshot
 from roundhouse.desktop.slots import bind
 from roundhouse.desktop.windows.common import Page, human_bytes
 from roundhouse.desktop.windows.memory_bar import MemoryBar
+
+GiB = 1024**3
 
 
 class ModelsPage(Page):
@@ -36,8 +41,20 @@ class ModelsPage(Page):
         self.bars_box = QVBoxLayout()
         layout.addLayout(self.bars_box)
         self.bars: list[tuple[QLabel, MemoryBar]] = []
+        room = QHBoxLayout()
+        self.headroom_gb = QDoubleSpinBox()
+        self.headroom_gb.setRange(0.0, 256.0)
+        self.headroom_gb.setSingleStep(0.5)
+        self.headroom_gb.setDecimals(1)
+        self.headroom_gb.setSuffix(" GB")
+        self.headroom_gb.setKeyboardTracking(False)
+        self.headroom_gb.setToolTip("GPU memory always left free for other apps; applied at once")
         self.headroom = QLabel()
-        layout.addWidget(self.headroom)
+        room.addWidget(QLabel("Headroom kept free:"))
+        room.addWidget(self.headroom_gb)
+        room.addWidget(self.headroom, 1)
+        layout.addLayout(room)
+        self.headroom_gb.editingFinished.connect(self.on_headroom)
 
         self.table = QTableWidget(0, 5)
         self.table.setHorizontalHeaderLabels(["Model", "Backend", "Memory", "Pinned", ""])
@@ -63,13 +80,35 @@ class ModelsPage(Page):
         self.load.clicked.connect(self.on_load)
         self.cancel.clicked.connect(self.on_cancel)
 
+        pull = QHBoxLayout()
+        self.pull_name = QLineEdit()
+        self.pull_name.setPlaceholderText("e.g. llama3.2:1b")
+        self.pull = QPushButton("Pull")
+        self.pull_progress = QProgressBar()
+        self.pull_progress.setRange(0, 100)
+        self.pull_progress.hide()
+        self.pull_cancel = QPushButton("Cancel")
+        self.pull_cancel.hide()
+        pull.addWidget(QLabel("Pull model through Ollama:"))
+        pull.addWidget(self.pull_name, 1)
+        pull.addWidget(self.pull)
+        pull.addWidget(self.pull_progress)
+        pull.addWidget(self.pull_cancel)
+        layout.addLayout(pull)
+        self.pull.clicked.connect(self.on_pull)
+        self.pull_name.returnPressed.connect(self.on_pull)
+        self.pull_cancel.clicked.connect(self.on_pull_cancel)
+        self._pulling: str | None = None
+
     def reload(self) -> None:
-        self.call(self.controller.client.models(), self.show_choices)
+        self.reload_choices()
         self.show_residency(self.controller.monitor.snapshot)
+        self._show_pull(self.controller.monitor.snapshot)
         self.controller.monitor.refresh_soon()
 
     def on_snapshot(self, snapshot: Snapshot) -> None:
         self.show_residency(snapshot)
+        self._show_pull(snapshot)
 
     def show_choices(self, models: list[dict[str, Any]]) -> None:
         current = self.choice.currentText()
@@ -113,8 +152,13 @@ class ModelsPage(Page):
         for (label, bar), (name, total, ours, others) in zip(self.bars, rows, strict=False):
             label.setText(name)
             bar.set_usage(total, ours, others)
+        caps = snapshot.capabilities
+        self.headroom_gb.setEnabled(caps.has(RESIDENCY_SETTINGS, "patch"))
+        if not self.headroom_gb.hasFocus():
+            self.headroom_gb.blockSignals(True)
+            self.headroom_gb.setValue(int(residency.get("headroom_bytes") or 0) / GiB)
+            self.headroom_gb.blockSignals(False)
         self.headroom.setText(
-            f"Headroom kept free: {human_bytes(residency.get('headroom_bytes'))} · "
             f"room for models: {human_bytes(residency.get('capacity_bytes'))} · "
             f"loads {residency.get('loads', 0)}, evictions {residency.get('evictions', 0)}"
         )
@@ -147,6 +191,50 @@ class ModelsPage(Page):
         self.progress.setVisible(busy)
         self.cancel.setVisible(busy)
         self.load.setEnabled(not busy)
+
+    def _show_pull(self, snapshot: Snapshot) -> None:
+        key = f"pull:{self._pulling}" if self._pulling else None
+        pulling = key is not None and key in snapshot.operations
+        if key is not None and not pulling:
+            self._pulling = None
+            text, failed = self.controller.outcomes.pop(key, ("", False))
+            self.say(text, error=failed)
+            self.reload_choices()
+        self.pull_progress.setVisible(pulling)
+        self.pull_cancel.setVisible(pulling)
+        self.pull.setEnabled(not pulling and snapshot.capabilities.has(PULL, "post"))
+        self.pull_name.setEnabled(not pulling)
+        if key is not None and pulling:
+            percent = self.controller.progress.get(key)
+            if percent is None:
+                self.pull_progress.setRange(0, 0)  # busy, no size known yet
+            else:
+                self.pull_progress.setRange(0, 100)
+                self.pull_progress.setValue(percent)
+            self.pull_progress.setFormat("%p%")
+            self.say(snapshot.operations[key])
+
+    def reload_choices(self) -> None:
+        self.call(self.controller.client.models(), self.show_choices)
+
+    def on_pull(self) -> None:
+        model = self.pull_name.text().strip()
+        if not model or self._pulling:
+            return
+        self._pulling = model
+        self.controller.pull_model(model)
+        self._show_pull(self.controller.monitor.snapshot)
+
+    def on_pull_cancel(self) -> None:
+        if self._pulling:
+            self.controller.cancel_operation(f"pull:{self._pulling}")
+
+    def on_headroom(self) -> None:
+        current = int((self.controller.monitor.snapshot.residency or {}).get("headroom_bytes") or 0) / GiB
+        value = self.headroom_gb.value()
+        if abs(value - current) >= 0.05:
+            self.controller.set_headroom(value)
+            self.say(f"Headroom set to {value:.1f} GB")
 
     def on_load(self) -> None:
         model = self.choice.currentText()

@@ -7,9 +7,10 @@ import time
 from roundhouse.desktop.client import Capabilities, parse_sse
 from roundhouse.desktop.monitor import Snapshot, private_reroute
 from roundhouse.desktop.popups import Popup, PopupGate, popup_for
+from roundhouse.desktop.progress import pull_percent, pull_text
 from roundhouse.desktop.restart_policy import RestartPolicy
 from roundhouse.desktop.spend_api import by_day_path, chart_data
-from roundhouse.desktop.tray_text import tray_state
+from roundhouse.desktop.tray_text import tooltip, tray_state
 
 
 def test_budget_thresholds_pop_up_once_each() -> None:
@@ -125,3 +126,17 @@ def test_a_private_reroute_is_found_in_a_ledger_row() -> None:
     asked_local = {**row, "model_asked": "local/smollm2-135m"}
     assert private_reroute(asked_local) is None, "asked for that local model: nothing was rerouted"
     assert private_reroute({**row, "route": {"private": False}}) is None
+
+
+def test_pull_progress_reads_as_a_percent_and_shows_in_the_tooltip() -> None:
+    assert pull_percent({"status": "pulling manifest"}) is None
+    assert pull_percent({"status": "pulling 3f2a", "total": 0, "completed": 0}) is None
+    assert pull_percent({"status": "pulling 3f2a", "total": 400, "completed": 101}) == 25
+    assert pull_percent({"status": "pulling 3f2a", "total": 400, "completed": 500}) == 100
+    assert pull_text("llama3.2:1b", "pulling manifest", None) == "Pulling llama3.2:1b… (pulling manifest)"
+    line = pull_text("llama3.2:1b", "pulling 3f2a", 25)
+    assert line == "Pulling llama3.2:1b: 25% (pulling 3f2a)"
+    running = Snapshot(
+        reachable=True, status={"endpoint": "http://127.0.0.1:8719"}, operations={"pull:x": line}
+    )
+    assert tooltip(running, "running").splitlines()[-1] == line

@@ -1,7 +1,7 @@
 """A stand-in Ollama server: Ollama's documented HTTP API on a real socket, scripted.
 
 It answers /api/version, /api/tags, /api/ps, /api/show, /api/chat, /api/generate (including
-the load-only and keep_alive 0 unload forms), /api/embed and /api/embeddings with NDJSON
+the load-only and keep_alive 0 unload forms), /api/embed, /api/embeddings and /api/pull with NDJSON
 streams shaped like Ollama's, keeps a loaded-model table like Ollama's scheduler, and
 records every request body so tests can check what really reached it.
 """
@@ -54,6 +54,13 @@ class OllamaStandin:
     streams_started: int = 0
     streams_finished: int = 0
     streams_cancelled: int = 0
+    # /api/pull: how many download steps, the pause between them, names that do not exist.
+    pull_steps: int = 4
+    pull_step_delay_s: float = 0.05
+    pull_missing: set[str] = field(default_factory=set)
+    pulls_started: int = 0
+    pulls_finished: int = 0
+    pulls_cancelled: int = 0
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -291,7 +298,57 @@ class OllamaStandin:
             body = await request.json()
             return JSONResponse({"embedding": _vector(body.get("prompt", ""))})
 
+        @app.post("/api/pull")
+        async def pull(request: Request) -> Response:
+            body = await request.json()
+            name = str(body.get("model") or body.get("name") or "")
+            if not name or name in self.pull_missing:
+                return JSONResponse({"error": "pull model manifest: file does not exist"}, status_code=500)
+            if ":" not in name:
+                name += ":latest"
+            digest = f"sha256:{_digest(name)}"
+            total = GiB
+
+            def progress() -> list[dict[str, Any]]:
+                lines: list[dict[str, Any]] = [{"status": "pulling manifest"}]
+                for step in range(1, self.pull_steps + 1):
+                    completed = total * step // self.pull_steps
+                    lines.append(
+                        {
+                            "status": f"pulling {digest[7:19]}",
+                            "digest": digest,
+                            "total": total,
+                            "completed": completed,
+                        }
+                    )
+                lines += [{"status": "verifying sha256 digest"}, {"status": "writing manifest"}]
+                return lines
+
+            if body.get("stream", True) is False:
+                self._add_pulled(name)
+                return JSONResponse({"status": "success"})
+
+            async def stream() -> Any:
+                self.pulls_started += 1
+                try:
+                    for line in progress():
+                        yield json.dumps(line) + "\n"
+                        await asyncio.sleep(self.pull_step_delay_s)
+                    self._add_pulled(name)
+                    yield json.dumps({"status": "success"}) + "\n"
+                    self.pulls_finished += 1
+                except asyncio.CancelledError:
+                    self.pulls_cancelled += 1
+                    raise
+
+            return StreamingResponse(stream(), media_type="application/x-ndjson")
+
         return app
+
+    def _add_pulled(self, name: str) -> None:
+        with self._lock:
+            if self._model(name) is None:
+                self.models.append(FakeModel(name, size=GiB))
 
 
 def _digest(name: str) -> str:
