@@ -176,7 +176,9 @@ class MemoryService:
 
             await self.book.write(add)
             self.index.put(memory)
-            self._changed("added", id=memory.id, status=memory.status)
+            waiting = len(self.book.memories(("pending",), 10_000)) if memory.status == "pending" else 0
+            # `waiting` is what the tray's "memories to review" popup shows.
+            self._changed("added", id=memory.id, status=memory.status, waiting=waiting)
             return {**outcome, "memory_id": memory.id}
 
         assert target is not None

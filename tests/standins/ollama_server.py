@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,7 +18,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from tests.standins.runner import ThreadedServer
+from tests.standins.runner import Standin
 
 GiB = 1024**3
 
@@ -42,7 +41,7 @@ class FakeModel:
 
 
 @dataclass
-class OllamaStandin:
+class OllamaStandin(Standin):
     models: list[FakeModel] = field(default_factory=lambda: [FakeModel("llama3.1:8b")])
     version: str = "0.12.6"
     token_delay_s: float = 0.0
@@ -62,30 +61,9 @@ class OllamaStandin:
     pulls_finished: int = 0
     pulls_cancelled: int = 0
 
-    def __post_init__(self) -> None:
-        self._lock = threading.Lock()
-        self.app = self._build()
-        self.server: ThreadedServer | None = None
-
-    # -- lifecycle ---------------------------------------------------------------------
-    def start(self) -> OllamaStandin:
-        self.server = ThreadedServer(self.app).start()
-        return self
-
-    def stop(self) -> None:
-        if self.server:
-            self.server.stop()
-
     @property
     def url(self) -> str:
-        assert self.server is not None
-        return self.server.url
-
-    def __enter__(self) -> OllamaStandin:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        return self.root_url
 
     def bodies(self, path: str) -> list[dict[str, Any]]:
         with self._lock:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,11 +17,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from tests.standins.runner import ThreadedServer
+from tests.standins.runner import Standin
 
 
 @dataclass
-class OpenAIStandin:
+class OpenAIStandin(Standin):
     models: list[str] = field(default_factory=lambda: ["gpt-4o-mini", "gpt-4o"])
     reply: str = "Cloud stand-in answer."
     token_delay_s: float = 0.0
@@ -30,30 +29,10 @@ class OpenAIStandin:
     requests: list[dict[str, Any]] = field(default_factory=list)
     auth_headers: list[str] = field(default_factory=list)
 
-    def __post_init__(self) -> None:
-        self._lock = threading.Lock()
-        self.app = self._build()
-        self.server: ThreadedServer | None = None
-
-    def start(self) -> OpenAIStandin:
-        self.server = ThreadedServer(self.app).start()
-        return self
-
-    def stop(self) -> None:
-        if self.server:
-            self.server.stop()
-
     @property
     def url(self) -> str:
         """Base URL including /v1, as OpenAI SDKs and litellm expect."""
-        assert self.server is not None
-        return self.server.url + "/v1"
-
-    def __enter__(self) -> OpenAIStandin:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        return self.root_url + "/v1"
 
     def all_text(self) -> str:
         """Everything every request carried, as one string (for 'never reached' checks)."""

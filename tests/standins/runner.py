@@ -6,7 +6,7 @@ import asyncio
 import socket
 import threading
 import time
-from typing import Any
+from typing import Any, Self
 
 import uvicorn
 
@@ -58,6 +58,40 @@ class ThreadedServer:
         self._thread.join(timeout=10)
 
     def __enter__(self) -> ThreadedServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class Standin:
+    """What every stand-in server shares: build its app once, serve it on loopback, record
+    under a lock. Subclasses (dataclasses) implement `_build()`."""
+
+    server: ThreadedServer | None
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self.app = self._build()
+        self.server = None
+
+    def _build(self) -> Any:
+        raise NotImplementedError
+
+    def start(self) -> Self:
+        self.server = ThreadedServer(self.app).start()
+        return self
+
+    def stop(self) -> None:
+        if self.server:
+            self.server.stop()
+
+    @property
+    def root_url(self) -> str:
+        assert self.server is not None
+        return self.server.url
+
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
