@@ -204,13 +204,12 @@ class Gateway:
         except QueueFull:
             outcome.status, outcome.error_kind = 503, "queue_full"
             raise
-        except GeneratorExit:
+        except (GeneratorExit, asyncio.CancelledError):
+            # The client went away (the stream was closed or its task cancelled).
             outcome.status, outcome.error_kind = 499, "client_closed"
             raise
-        except BaseException as exc:
-            outcome.status, outcome.error_kind = (
-                (499, "client_closed") if _is_cancel(exc) else (500, type(exc).__name__)
-            )
+        except Exception as exc:
+            outcome.status, outcome.error_kind = 500, type(exc).__name__
             raise
         finally:
             if outcome.usage.completion_tokens == 0 and completion_parts:
@@ -300,9 +299,3 @@ class Gateway:
 async def _replay(chunks: list[ChatChunk]) -> AsyncIterator[ChatChunk]:
     for chunk in chunks:
         yield chunk
-
-
-def _is_cancel(exc: BaseException) -> bool:
-    import asyncio
-
-    return isinstance(exc, asyncio.CancelledError)
