@@ -53,6 +53,9 @@ class SpendService:
         self._local_backends = local_backends
         self._clock = clock
         self._window_keys: tuple[str, str] = ("", "")
+        # When the current day ends: until then the windows cannot have changed (a month
+        # always ends at a day's end), so the request path skips recomputing them.
+        self._day_ends = 0.0
         self._day: dict[str | None, float] = {}  # app (None = overall) → dollars today
         self._month: dict[str | None, float] = {}
         self._fired: set[str] = set()
@@ -70,6 +73,7 @@ class SpendService:
         """Read this day's and month's totals from the ledger."""
         day, month = windows(self._clock())
         self._window_keys = (day.key, month.key)
+        self._day_ends = day.end
         by_app_day = self.ledger.totals_by_app(day.start, day.end)
         by_app_month = self.ledger.totals_by_app(month.start, month.end)
         self._day = {None: sum(by_app_day.values()), **by_app_day}
@@ -86,7 +90,10 @@ class SpendService:
         self.check_thresholds(app)
 
     def _roll(self) -> None:
-        day, month = windows(self._clock())
+        now = self._clock()
+        if now < self._day_ends:
+            return
+        day, month = windows(now)
         if (day.key, month.key) != self._window_keys:
             self.resync()
 
