@@ -62,6 +62,14 @@ class Residency(Protocol):
         """`ensure`, then count the request as running on the model until the block ends."""
         ...
 
+    async def preload(self, target: Target, keep_alive: str | float | None = None) -> None:
+        """Load `target.model` now (Ollama's load-only request form)."""
+        ...
+
+    async def unload(self, target: Target) -> bool:
+        """Unload `target.model` now; False when it was not loaded."""
+        ...
+
     async def status(self) -> dict[str, Any]: ...
 
 
@@ -109,6 +117,13 @@ class NoResidency:
     @asynccontextmanager
     async def hold(self, target: Target, request: ChatRequest | None = None) -> AsyncIterator[None]:
         yield
+
+    async def preload(self, target: Target, keep_alive: str | float | None = None) -> None:
+        await target.backend.load(target.model, keep_alive)
+
+    async def unload(self, target: Target) -> bool:
+        await target.backend.unload(target.model)
+        return True
 
     async def status(self) -> dict[str, Any]:
         return {"enabled": False, "detail": self.note}

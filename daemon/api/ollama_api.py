@@ -281,14 +281,10 @@ async def _load_or_unload(
             return JSONResponse(_load_body(name, kind, "load"))
         raise ApiError(404, f"model '{name}' not found", code="model_not_found")
     unload = keep_alive in (0, "0", "0s", "0m")
-    manager = d.residency
     if unload:
-        action = getattr(manager, "unload", None)
-        await (action(target) if callable(action) else target.backend.unload(target.model))
+        await d.residency.unload(target)
     else:
-        # Residency owns keep-alive and runner options once it manages the model.
-        action = getattr(manager, "preload", None)
-        await (action(target) if callable(action) else target.backend.load(target.model, keep_alive))
+        await d.residency.preload(target, keep_alive)
     return JSONResponse(_load_body(target.model.id, kind, "unload" if unload else "load"))
 
 

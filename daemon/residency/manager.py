@@ -555,6 +555,9 @@ class ResidencyManager:
 
     async def unload(self, target: Target) -> bool:
         """Unload now (a pinned model is unpinned first). False if it was not loaded."""
+        if not self.manages(target):
+            await target.backend.unload(target.model)
+            return True
         t = await self._track(target.model, target.backend)
         async with self._lock:
             if not t.resident:
@@ -566,8 +569,12 @@ class ResidencyManager:
         self._notify()
         return True
 
-    async def preload(self, target: Target) -> None:
-        """Load now if it fits without evicting a busy model; raises ModelTooLarge otherwise."""
+    async def preload(self, target: Target, keep_alive: str | float | None = None) -> None:
+        """Load now if it fits without evicting a busy model; raises ModelTooLarge otherwise.
+        A model residency manages keeps its own keep-alive; `keep_alive` is for the others."""
+        if not self.manages(target):
+            await target.backend.load(target.model, keep_alive)
+            return
         t = await self._track(target.model, target.backend)
         async with self._lock:
             if t.resident:
