@@ -1,7 +1,7 @@
 """How much latency Roundhouse adds in front of a backend, beside LiteLLM's proxy.
 
-Three paths to the same instant OpenAI-compatible backend, measured in one run with their
-requests interleaved so that machine noise hits all of them alike:
+Three paths to the same instant OpenAI-compatible backend, measured in one run, taking turns
+in blocks of requests (random order each round) so that machine noise hits all of them alike:
 
   direct     client -> backend
   roundhouse client -> roundhoused (openai_compat backend) -> backend
@@ -146,6 +146,7 @@ def main() -> int:
     )
     parser.add_argument("--requests", type=int, default=2000, help="measured requests per path and mode")
     parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument("--block", type=int, default=50, help="requests per path before the next path's turn")
     parser.add_argument("--litellm", default=str(ROOT / ".venv-bench" / "bin" / "litellm"))
     args = parser.parse_args()
 
@@ -176,18 +177,25 @@ def main() -> int:
             )
             for p in paths
         }
+        for path in paths:  # warm every path up
+            for i in range(args.warmup):
+                BODY["model"] = models[path]
+                one_call(clients[path], paths[path], stream=i % 2 == 1)
+        # Paths take turns in blocks, in a fresh random order every round: machine noise is
+        # spread over all of them, and a path is not measured right after another proxy's
+        # request (LiteLLM's process is big enough to leave the caches cold for whoever is next).
         order = list(paths)
-        for i in range(args.warmup + args.requests):
+        rounds = -(-args.requests // args.block)
+        for _ in range(rounds):
             random.shuffle(order)
-            for stream in (False, True):
-                for path in order:
-                    BODY["model"] = models[path]
-                    ms = one_call(clients[path], paths[path], stream)
-                    if i >= args.warmup:
-                        results[(path, stream)].append(ms)
+            for path in order:
+                BODY["model"] = models[path]
+                for _ in range(args.block):
+                    for stream in (False, True):
+                        results[(path, stream)].append(one_call(clients[path], paths[path], stream))
 
         print(
-            f"\nproxy overhead: {args.requests} requests per path and mode, interleaved, "
+            f"\nproxy overhead: {rounds * args.block} requests per path and mode, in blocks of {args.block}, "
             "one client, keep-alive"
         )
         print(f"{'path':<12}{'mode':<14}{'p50 ms':>9}{'p99 ms':>9}{'added p50':>11}{'added p99':>11}")

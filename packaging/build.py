@@ -101,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     missing += [
         f"{name} metadata" for name in layout.METADATA_DISTRIBUTIONS if not layout.has_metadata(bundle, name)
     ]
+    if not layout.has_onnxruntime(bundle):
+        missing.append(f"{layout.ONNXRUNTIME_CAPI_DIR}/{layout.ONNXRUNTIME_MODULE_GLOB}")
     print(f"built {bundle} in {elapsed:.0f} s; {tree_size(bundle) / 2**20:.0f} MiB")
     if missing:
         print("the bundle is incomplete; missing:\n  " + "\n  ".join(missing), file=sys.stderr)

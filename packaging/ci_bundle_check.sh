@@ -158,6 +158,15 @@ if cloud_model:
     print(f"chat answer ({cloud_model}, key from the keyring, through litellm): {answer!r}")
 PY
 
+# The bundle's embedder runs on ONNX Runtime: the embedding above exported its model once
+# (a missing onnxruntime or a failed export falls back to torch, slower but silent to a client).
+if ! compgen -G "$home/data/cache/embedder/*.onnx" >/dev/null; then
+    echo "the bundle's embedder is not on ONNX Runtime (no export in $home/data/cache/embedder)" >&2
+    grep -i "embedder\|onnx" "$home/daemon.out" | tail -n 20 >&2 || true
+    exit 1
+fi
+echo "embedder engine: onnx ($(basename "$(compgen -G "$home/data/cache/embedder/*.onnx" | head -n 1)"))"
+
 kill -TERM "$pid"
 status=0
 wait "$pid" || status=$?

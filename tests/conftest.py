@@ -24,9 +24,15 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 
 @pytest.fixture(scope="session")
-def embedder() -> Iterator[Embedder]:
+def embedder_export_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the run's embedders keep the ONNX export, so the suite exports it once."""
+    return tmp_path_factory.mktemp("embedder-onnx")
+
+
+@pytest.fixture(scope="session")
+def embedder(embedder_export_dir: Path) -> Iterator[Embedder]:
     """One real all-MiniLM-L6-v2 for the whole run (loading it takes seconds)."""
-    shared = Embedder()
+    shared = Embedder(export_dir=embedder_export_dir)
     # Load it now, so the first test that embeds does not pay the load inside a client timeout.
     shared.encode(["warm-up"])
     yield shared

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, MutableMapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from fastapi import Request
@@ -12,20 +12,27 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-CHAT_ID_HEADER = "x-openwebui-chat-id"
-USER_HEADER = "x-openwebui-user-id"
+CHAT_ID_HEADER = b"x-openwebui-chat-id"
+CACHE_CONTROL_HEADER = b"cache-control"
 
 
 def daemon_of(request: Request) -> Daemon:
     return request.app.state.rh  # type: ignore[no-any-return]
 
 
-def request_meta(request: Request) -> dict[str, Any]:
-    """Who sent this: the app (from its token, set by the guard) and Open WebUI's chat id."""
-    headers = request.headers
+def request_meta(scope: MutableMapping[str, Any]) -> dict[str, Any]:
+    """Who sent this and how: the app (from its token, set by the guard), Open WebUI's chat id
+    and the client's Cache-Control, as ChatRequest fields."""
+    chat_id = cache_control = None
+    for name, value in scope["headers"]:
+        if name == CHAT_ID_HEADER:
+            chat_id = value.decode("latin-1")
+        elif name == CACHE_CONTROL_HEADER:
+            cache_control = value.decode("latin-1")
     return {
-        "app": request.scope.get("state", {}).get("app_name", "unknown"),
-        "chat_id": headers.get(CHAT_ID_HEADER),
+        "app": scope.get("state", {}).get("app_name", "unknown"),
+        "chat_id": chat_id,
+        "cache_control": cache_control,
     }
 
 

@@ -19,4 +19,6 @@ async def stats(request: Request) -> dict[str, Any]:
         "queues": scheduler.stats() if hasattr(scheduler, "stats") else {"enabled": False},
         "single_flight": flights.stats() if hasattr(flights, "stats") else {"enabled": False},
         "embedding_batches": embedder.batch_stats() if hasattr(embedder, "batch_stats") else {},
+        # "onnx" (ONNX Runtime on an export of the packaged weights), "torch", or None before first use
+        "embedding_engine": getattr(embedder, "engine", None),
     }

@@ -85,33 +85,36 @@ def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
     return (f"invalid '{where}': {message}" if where else message), where or None
 
 
+def exception_response(path: str, exc: Exception) -> JSONResponse | None:
+    """The caller's-dialect answer for an exception a request can end in; None when it is a bug."""
+    if isinstance(exc, ApiError):
+        return error_response(
+            path, exc.status, exc.message, code=exc.code, param=exc.param, headers=exc.headers
+        )
+    if isinstance(exc, RoutingError):
+        return error_response(path, exc.status, str(exc), code=exc.kind, param=exc.param)
+    if isinstance(exc, BackendError):
+        status = exc.status if 400 <= exc.status < 600 else 502
+        return error_response(path, status, str(exc), code=exc.kind)
+    if isinstance(exc, QueueFull):
+        retry = str(max(1, round(exc.retry_after)))
+        return error_response(path, 503, str(exc), code="queue_full", headers={"Retry-After": retry})
+    return None
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         message, param = _validation_message(exc)
         return error_response(request.url.path, 400, message, code="invalid_request", param=param)
 
-    @app.exception_handler(ApiError)
-    async def _api(request: Request, exc: ApiError) -> JSONResponse:
-        return error_response(
-            request.url.path, exc.status, exc.message, code=exc.code, param=exc.param, headers=exc.headers
-        )
+    async def _known(request: Request, exc: Exception) -> JSONResponse:
+        response = exception_response(request.url.path, exc)
+        assert response is not None
+        return response
 
-    @app.exception_handler(RoutingError)
-    async def _routing(request: Request, exc: RoutingError) -> JSONResponse:
-        return error_response(request.url.path, exc.status, str(exc), code=exc.kind, param=exc.param)
-
-    @app.exception_handler(BackendError)
-    async def _backend(request: Request, exc: BackendError) -> JSONResponse:
-        status = exc.status if 400 <= exc.status < 600 else 502
-        return error_response(request.url.path, status, str(exc), code=exc.kind)
-
-    @app.exception_handler(QueueFull)
-    async def _busy(request: Request, exc: QueueFull) -> JSONResponse:
-        retry = str(max(1, round(exc.retry_after)))
-        return error_response(
-            request.url.path, 503, str(exc), code="queue_full", headers={"Retry-After": retry}
-        )
+    for kind in (ApiError, RoutingError, BackendError, QueueFull):
+        app.add_exception_handler(kind, _known)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -9,18 +9,23 @@ import json
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from fastapi import APIRouter, Header, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from roundhouse.daemon.api.common import daemon_of, first_and_rest, request_meta
 from roundhouse.daemon.api.errors import ApiError
+from roundhouse.daemon.api.fast_lane import Lane
+from roundhouse.daemon.api.streaming import ByteStream
 from roundhouse.daemon.backends.base import BackendError
 from roundhouse.daemon.components import QueueFull
 from roundhouse.daemon.models import ChatChunk, ChatRequest, ChatResult, LoadedModel, ModelInfo, Usage
 from roundhouse.daemon.routing.route import RoutingError
+
+if TYPE_CHECKING:
+    from roundhouse.daemon.app import Daemon
 
 router = APIRouter(prefix="/api", tags=["Ollama dialect"])
 
@@ -251,13 +256,13 @@ async def _ndjson(
     yield json.dumps(final, separators=(",", ":")).encode() + b"\n"
 
 
-async def _respond(request: Request, chat: ChatRequest, shape: Shape) -> Response:
+async def _respond(d: Daemon, chat: ChatRequest, shape: Shape) -> Response:
     started = time.perf_counter()
-    exchange = await daemon_of(request).gateway.open(chat)
+    exchange = await d.gateway.open(chat)
     model = exchange.route.model.id
     first, rest = await first_and_rest(exchange.chunks)
     if chat.stream:
-        return StreamingResponse(
+        return ByteStream(
             _ndjson(shape, model, first, rest, started), media_type=NDJSON, headers=exchange.headers
         )
     chunks = [first] if first is not None else []
@@ -268,11 +273,8 @@ async def _respond(request: Request, chat: ChatRequest, shape: Shape) -> Respons
     return JSONResponse(body, headers=exchange.headers)
 
 
-async def _load_or_unload(
-    request: Request, name: str, keep_alive: str | float | None, kind: str
-) -> JSONResponse:
+async def _load_or_unload(d: Daemon, name: str, keep_alive: str | float | None, kind: str) -> JSONResponse:
     """Ollama's load-only form (no prompt/messages) and unload form (keep_alive 0)."""
-    d = daemon_of(request)
     await d.catalog.refresh()
     target = d.catalog.resolve(name)
     if target is None:
@@ -359,12 +361,9 @@ async def show(body: ShowRequest, request: Request) -> dict[str, Any]:
     }
 
 
-@router.post("/chat", summary="Chat (NDJSON stream unless stream is false)")
-async def chat(
-    body: OllamaChatRequest, request: Request, cache_control: Annotated[str | None, Header()] = None
-) -> Response:
+async def answer_chat(d: Daemon, body: OllamaChatRequest, meta: dict[str, Any]) -> Response:
     if not body.messages:
-        return await _load_or_unload(request, body.model, body.keep_alive, "chat")
+        return await _load_or_unload(d, body.model, body.keep_alive, "chat")
     chat_request = ChatRequest(
         model=body.model,
         messages=_openai_messages(body.messages),
@@ -373,19 +372,15 @@ async def chat(
         response_format=_response_format(body.format),
         keep_alive=body.keep_alive,
         dialect="ollama",
-        cache_control=cache_control,
         **_sampling(body.options),
-        **request_meta(request),
+        **meta,
     )
-    return await _respond(request, chat_request, shape="chat")
+    return await _respond(d, chat_request, shape="chat")
 
 
-@router.post("/generate", summary="Generate (NDJSON stream unless stream is false)")
-async def generate(
-    body: GenerateRequest, request: Request, cache_control: Annotated[str | None, Header()] = None
-) -> Response:
+async def answer_generate(d: Daemon, body: GenerateRequest, meta: dict[str, Any]) -> Response:
     if not body.prompt and body.suffix is None:
-        return await _load_or_unload(request, body.model, body.keep_alive, "generate")
+        return await _load_or_unload(d, body.model, body.keep_alive, "generate")
     if body.raw or body.suffix is not None:
         chat_request = ChatRequest(
             model=body.model,
@@ -395,9 +390,8 @@ async def generate(
             stream=body.stream,
             keep_alive=body.keep_alive,
             dialect="ollama",
-            cache_control=cache_control,
             **_sampling(body.options),
-            **request_meta(request),
+            **meta,
         )
     else:
         messages: list[dict[str, Any]] = []
@@ -411,35 +405,66 @@ async def generate(
             keep_alive=body.keep_alive,
             response_format=_response_format(body.format),
             dialect="ollama",
-            cache_control=cache_control,
             **_sampling(body.options),
-            **request_meta(request),
+            **meta,
         )
-    return await _respond(request, chat_request, shape="generate")
+    return await _respond(d, chat_request, shape="generate")
 
 
-@router.post("/embed", summary="Embeddings (batch)")
-async def embed(body: EmbedRequest, request: Request) -> dict[str, Any]:
+async def answer_embed(d: Daemon, body: EmbedRequest, meta: dict[str, Any]) -> Response:
     inputs = [body.input] if isinstance(body.input, str) else body.input
     if not inputs:
         raise ApiError(400, "'input' must not be empty", code="invalid_request")
     started = time.perf_counter()
-    chat_request = ChatRequest(model=body.model, dialect="ollama", **request_meta(request))
-    model, vectors = await daemon_of(request).gateway.embed(chat_request, inputs, endpoint="embed")
-    return {
-        "model": model.id,
-        "embeddings": vectors,
-        "total_duration": int((time.perf_counter() - started) * 1e9),
-        "load_duration": 0,
-        "prompt_eval_count": sum(len(t.split()) for t in inputs),
-    }
+    chat_request = ChatRequest(model=body.model, dialect="ollama", **meta)
+    model, vectors = await d.gateway.embed(chat_request, inputs, endpoint="embed")
+    return JSONResponse(
+        {
+            "model": model.id,
+            "embeddings": vectors,
+            "total_duration": int((time.perf_counter() - started) * 1e9),
+            "load_duration": 0,
+            "prompt_eval_count": sum(len(t.split()) for t in inputs),
+        }
+    )
+
+
+async def answer_legacy_embeddings(
+    d: Daemon, body: LegacyEmbeddingsRequest, meta: dict[str, Any]
+) -> Response:
+    chat_request = ChatRequest(model=body.model, dialect="ollama", **meta)
+    _, vectors = await d.gateway.embed(chat_request, [body.prompt], endpoint="embeddings")
+    return JSONResponse({"embedding": vectors[0]})
+
+
+# The hot endpoints, served by the fast lane (see fast_lane.py); the routes below describe
+# them on the OpenAPI page and answer the requests whose body does not validate.
+LANES: dict[str, Lane] = {
+    "/api/chat": Lane(OllamaChatRequest, answer_chat),
+    "/api/generate": Lane(GenerateRequest, answer_generate),
+    "/api/embed": Lane(EmbedRequest, answer_embed),
+    "/api/embeddings": Lane(LegacyEmbeddingsRequest, answer_legacy_embeddings),
+}
+
+
+@router.post("/chat", summary="Chat (NDJSON stream unless stream is false)")
+async def chat(body: OllamaChatRequest, request: Request) -> Response:
+    return await answer_chat(daemon_of(request), body, request_meta(request.scope))
+
+
+@router.post("/generate", summary="Generate (NDJSON stream unless stream is false)")
+async def generate(body: GenerateRequest, request: Request) -> Response:
+    return await answer_generate(daemon_of(request), body, request_meta(request.scope))
+
+
+@router.post("/embed", summary="Embeddings (batch)")
+async def embed(body: EmbedRequest, request: Request) -> Response:
+    return await answer_embed(daemon_of(request), body, request_meta(request.scope))
 
 
 @router.post("/embeddings", summary="Embeddings (legacy, one prompt)")
-async def embeddings(body: LegacyEmbeddingsRequest, request: Request) -> dict[str, Any]:
-    chat_request = ChatRequest(model=body.model, dialect="ollama", **request_meta(request))
-    _, vectors = await daemon_of(request).gateway.embed(chat_request, [body.prompt], endpoint="embeddings")
-    return {"embedding": vectors[0]}
+async def embeddings(body: LegacyEmbeddingsRequest, request: Request) -> Response:
+    return await answer_legacy_embeddings(daemon_of(request), body, request_meta(request.scope))
 
 
 __all__ = ["RoutingError", "router"]

@@ -5,18 +5,23 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import AsyncIterator
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-from fastapi import APIRouter, Header, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from roundhouse.daemon.api.common import daemon_of, first_and_rest, request_meta
 from roundhouse.daemon.api.errors import ApiError, error_body
+from roundhouse.daemon.api.fast_lane import Lane
+from roundhouse.daemon.api.streaming import ByteStream
 from roundhouse.daemon.backends.base import BackendError
 from roundhouse.daemon.components import QueueFull
 from roundhouse.daemon.models import ChatChunk, ChatRequest, ChatResult, ModelInfo
+
+if TYPE_CHECKING:
+    from roundhouse.daemon.app import Daemon
 
 router = APIRouter(prefix="/v1", tags=["OpenAI dialect"])
 
@@ -179,12 +184,12 @@ async def _sse(
     yield b"data: [DONE]\n\n"
 
 
-async def _respond(request: Request, chat: ChatRequest) -> Response:
-    exchange = await daemon_of(request).gateway.open(chat)
+async def _respond(d: Daemon, chat: ChatRequest) -> Response:
+    exchange = await d.gateway.open(chat)
     model = exchange.route.model.id
     first, rest = await first_and_rest(exchange.chunks)
     if chat.stream:
-        return StreamingResponse(
+        return ByteStream(
             _sse(chat, model, first, rest),
             media_type="text/event-stream",
             headers={**exchange.headers, "cache-control": "no-cache"},
@@ -222,12 +227,7 @@ async def _respond(request: Request, chat: ChatRequest) -> Response:
     return JSONResponse(body, headers=exchange.headers)
 
 
-@router.post("/chat/completions", summary="Chat completion (SSE when stream is true)")
-async def chat_completions(
-    body: ChatCompletionRequest,
-    request: Request,
-    cache_control: Annotated[str | None, Header()] = None,
-) -> Response:
+async def answer_chat(d: Daemon, body: ChatCompletionRequest, meta: dict[str, Any]) -> Response:
     chat = ChatRequest(
         model=body.model,
         messages=[m.model_dump(exclude_none=True) for m in body.messages],
@@ -242,19 +242,13 @@ async def chat_completions(
         response_format=body.response_format,
         dialect="openai",
         include_usage=bool(body.stream_options and body.stream_options.include_usage),
-        cache_control=cache_control,
         user=body.user,
-        **request_meta(request),
+        **meta,
     )
-    return await _respond(request, chat)
+    return await _respond(d, chat)
 
 
-@router.post("/completions", summary="Text completion, with `suffix` for fill-in-the-middle")
-async def completions(
-    body: CompletionRequest,
-    request: Request,
-    cache_control: Annotated[str | None, Header()] = None,
-) -> Response:
+async def answer_completion(d: Daemon, body: CompletionRequest, meta: dict[str, Any]) -> Response:
     prompt = body.prompt
     if isinstance(prompt, list):
         if len(prompt) != 1:
@@ -275,20 +269,18 @@ async def completions(
         seed=body.seed,
         dialect="openai",
         include_usage=bool(body.stream_options and body.stream_options.include_usage),
-        cache_control=cache_control,
         user=body.user,
-        **request_meta(request),
+        **meta,
     )
-    return await _respond(request, chat)
+    return await _respond(d, chat)
 
 
-@router.post("/embeddings", summary="Embeddings")
-async def embeddings(body: EmbeddingRequest, request: Request) -> JSONResponse:
+async def answer_embeddings(d: Daemon, body: EmbeddingRequest, meta: dict[str, Any]) -> Response:
     inputs = [body.input] if isinstance(body.input, str) else body.input
     if not inputs:
         raise ApiError(400, "'input' must not be empty", code="invalid_request", param="input")
-    chat = ChatRequest(model=body.model, dialect="openai", **request_meta(request))
-    model, vectors = await daemon_of(request).gateway.embed(chat, inputs, endpoint="embeddings")
+    chat = ChatRequest(model=body.model, dialect="openai", **meta)
+    model, vectors = await d.gateway.embed(chat, inputs, endpoint="embeddings")
     data = []
     for index, vector in enumerate(vectors):
         embedding: Any = vector
@@ -305,3 +297,27 @@ async def embeddings(body: EmbeddingRequest, request: Request) -> JSONResponse:
         },
         headers={"x-roundhouse-request-id": chat.request_id},
     )
+
+
+# The hot endpoints, served by the fast lane (see fast_lane.py); the routes below describe
+# them on the OpenAPI page and answer the requests whose body does not validate.
+LANES: dict[str, Lane] = {
+    "/v1/chat/completions": Lane(ChatCompletionRequest, answer_chat),
+    "/v1/completions": Lane(CompletionRequest, answer_completion),
+    "/v1/embeddings": Lane(EmbeddingRequest, answer_embeddings),
+}
+
+
+@router.post("/chat/completions", summary="Chat completion (SSE when stream is true)")
+async def chat_completions(body: ChatCompletionRequest, request: Request) -> Response:
+    return await answer_chat(daemon_of(request), body, request_meta(request.scope))
+
+
+@router.post("/completions", summary="Text completion, with `suffix` for fill-in-the-middle")
+async def completions(body: CompletionRequest, request: Request) -> Response:
+    return await answer_completion(daemon_of(request), body, request_meta(request.scope))
+
+
+@router.post("/embeddings", summary="Embeddings")
+async def embeddings(body: EmbeddingRequest, request: Request) -> Response:
+    return await answer_embeddings(daemon_of(request), body, request_meta(request.scope))

@@ -14,7 +14,8 @@ from fastapi.responses import JSONResponse
 
 from roundhouse.daemon import __version__, api
 from roundhouse.daemon.api import control, errors, ollama_api, openai_api
-from roundhouse.daemon.api.guard import Guard
+from roundhouse.daemon.api.fast_lane import FastLane
+from roundhouse.daemon.api.guard import ASGIApp, Guard, Receive, Scope, Send
 from roundhouse.daemon.app import Daemon
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,19 @@ def _concern_routers() -> list[Any]:
     return routers
 
 
-def create_app(daemon: Daemon) -> FastAPI:
+class RoundhouseApp:
+    """The ASGI app uvicorn serves: the guard, then the fast lane, then FastAPI for the rest."""
+
+    def __init__(self, api: FastAPI, entry: ASGIApp) -> None:
+        self.api = api
+        self.state = api.state
+        self._entry = entry
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._entry(scope, receive, send)
+
+
+def create_app(daemon: Daemon) -> RoundhouseApp:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await daemon.start()
@@ -65,12 +78,13 @@ def create_app(daemon: Daemon) -> FastAPI:
         app.include_router(router)
 
     settings = daemon.settings.server
-    app.add_middleware(
-        Guard,
+    lanes = {**openai_api.LANES, **ollama_api.LANES}
+    guarded = Guard(
+        FastLane(app, daemon, lanes),
         tokens=daemon.tokens,
         loopback_only=daemon.settings.loopback_only,
         max_body_bytes=settings.max_body_bytes,
         allowed_hosts=settings.allowed_hosts,
         allowed_origins=settings.allowed_origins,
     )
-    return app
+    return RoundhouseApp(app, guarded)

@@ -31,6 +31,7 @@ class Catalog:
         self._by_name: dict[str, ModelInfo] = {}
         self.health: dict[str, BackendHealth] = {}
         self._refreshed = 0.0
+        self.generation = 0  # counts refreshes, so callers can keep what they derive from a snapshot
         self._lock = asyncio.Lock()
 
     def set_virtual(self, virtual: Callable[[], list[ModelInfo]]) -> None:
@@ -57,6 +58,7 @@ class Catalog:
             models = [m for listing in listings for m in listing]
             self._models = models
             self._by_name = _index(models)
+            self.generation += 1
             self._refreshed = time.monotonic()
 
     async def _list(self, backend: Backend) -> list[ModelInfo]:

@@ -50,10 +50,27 @@ class Decision:
     reasons: list[str]
     fallbacks: list[str]
     decision_ms: float
-    signals: dict[str, Any]
+    # Kept as gathered and put in the listed form only when someone reads it.
+    gathered: policy.Signals
+
+    @property
+    def signals(self) -> dict[str, Any]:
+        gathered = self.gathered
+        verdict = gathered.verdict
+        return {
+            "privacy": sorted(set(gathered.private_kinds)),
+            "sticky": gathered.sticky,
+            "complexity": verdict.as_dict() if verdict is not None else None,
+            "tokens_estimate": gathered.tokens,
+            "budget": gathered.budget_block,
+            "loaded": sorted(gathered.loaded),
+            "unavailable": sorted(gathered.unavailable),
+        }
 
     def as_dict(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+        listed = {name: getattr(self, name) for name in self.__dataclass_fields__ if name != "gathered"}
+        listed["signals"] = self.signals
+        return listed
 
 
 class PolicyRouter:
@@ -87,6 +104,7 @@ class PolicyRouter:
         self._apply_settings(settings)
         self._decisions: OrderedDict[str, Decision] = OrderedDict()
         self._texts: OrderedDict[str, str] = OrderedDict()  # in memory only, for feedback
+        self._plan_cache: tuple[tuple[Any, ...], Any] | None = None
         self._loaded: frozenset[str] = frozenset()
         self._loaded_at = 0.0
         self._loaded_task: asyncio.Task[None] | None = None
@@ -140,6 +158,31 @@ class PolicyRouter:
     async def refresh_measurements(self) -> None:
         if self.measurements is not None:
             self.use_measurements(await self.measurements.latest())
+
+    def _tier_plan(
+        self, settings: RoutingSettings
+    ) -> tuple[list[ModelInfo], MeasuredTiers, list[str], dict[str, list[ModelInfo]]]:
+        """The models, measured tiers and tier map: derived once per catalog snapshot, settings
+        and figures, not on every request."""
+        key = (self.catalog.generation, settings, self.measured)
+        cached = self._plan_cache
+        if (
+            cached is not None
+            and cached[0][0] == key[0]
+            and cached[0][1] is settings
+            and cached[0][2] is key[2]
+        ):
+            return cached[1]
+        models = self.catalog.models()
+        measured = self._measured_tiers(models, settings)
+        plan = (
+            models,
+            measured,
+            measured.open_tiers(settings.tiers),
+            tier_map(models, measured.fill(settings.tiers)),
+        )
+        self._plan_cache = (key, plan)
+        return plan
 
     def _measured_tiers(self, models: list[ModelInfo], settings: RoutingSettings) -> MeasuredTiers:
         if not settings.measured_tiers or not self.measured:
@@ -265,9 +308,7 @@ class PolicyRouter:
             prompt = request.last_user_text() or text
             vector = await self._embed(prompt) if explicit is None else None
             verdict = self.classifier.classify(prompt, vector)
-        models = self.catalog.models()
-        measured = self._measured_tiers(models, settings)
-        from_measurements = measured.open_tiers(settings.tiers)
+        models, measured, from_measurements, tiers = self._tier_plan(settings)
         signals = policy.Signals(
             asked=asked,
             app=request.app,
@@ -282,7 +323,6 @@ class PolicyRouter:
             leaders={tier: measured.leaders[tier] for tier in from_measurements},
         )
         on_exhausted = "refuse" if self._on_exhausted() == "refuse" else "local"
-        tiers = tier_map(models, measured.fill(settings.tiers))
         plan = policy.decide(signals, settings, tiers, explicit=explicit, on_exhausted=on_exhausted)
         if (
             explicit is None
@@ -388,7 +428,6 @@ class PolicyRouter:
     def _record(
         self, request: ChatRequest, route: Route, signals: policy.Signals, ms: float, text: str
     ) -> None:
-        verdict = signals.verdict
         decision = Decision(
             request_id=request.request_id,
             ts=request.received_at,
@@ -402,23 +441,16 @@ class PolicyRouter:
             reasons=list(route.reasons),
             fallbacks=[t.model.id for t in route.fallbacks],
             decision_ms=round(ms, 3),
-            signals={
-                "privacy": sorted(set(signals.private_kinds)),
-                "sticky": signals.sticky,
-                "complexity": verdict.as_dict() if verdict is not None else None,
-                "tokens_estimate": signals.tokens,
-                "budget": signals.budget_block,
-                "loaded": sorted(signals.loaded),
-                "unavailable": sorted(signals.unavailable),
-            },
+            gathered=signals,
         )
         limit = self.settings.recent_decisions
-        self._decisions[request.request_id] = decision
-        self._texts[request.request_id] = request.last_user_text() or text
-        while len(self._decisions) > limit:
-            self._decisions.popitem(last=False)
-        while len(self._texts) > limit:
-            self._texts.popitem(last=False)
+        decisions, texts = self._decisions, self._texts
+        decisions[request.request_id] = decision
+        texts[request.request_id] = request.last_user_text() or text
+        while len(decisions) > limit:
+            decisions.popitem(last=False)
+        while len(texts) > limit:
+            texts.popitem(last=False)
 
     def recent(self, limit: int = 50, app: str | None = None) -> list[dict[str, Any]]:
         rows = [d for d in reversed(self._decisions.values()) if app is None or d.app == app]

@@ -57,6 +57,11 @@ def test_native_parts_for_this_os_exist(layout: ModuleType) -> None:
     assert _site_file(layout.qt_platform_plugin()).exists()
 
 
+def test_onnxruntime_module_is_where_the_layout_looks_for_it(layout: ModuleType) -> None:
+    capi = _site_file(layout.ONNXRUNTIME_CAPI_DIR)
+    assert len(list(capi.glob(layout.ONNXRUNTIME_MODULE_GLOB))) == 1
+
+
 def test_metadata_the_app_reads_is_installed(layout: ModuleType) -> None:
     for name in layout.METADATA_DISTRIBUTIONS:
         importlib.metadata.distribution(name)
@@ -75,5 +80,6 @@ def test_built_bundle_is_complete_when_present(layout: ModuleType) -> None:
     if not (bundle / layout.executable(layout.DAEMON)).exists():
         pytest.skip("no bundle built here (make package)")
     assert layout.missing_files(bundle) == []
+    assert layout.has_onnxruntime(bundle)
     for name in layout.METADATA_DISTRIBUTIONS:
         assert layout.has_metadata(bundle, name), name

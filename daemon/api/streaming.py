@@ -1,0 +1,50 @@
+"""A streamed response that costs one watcher task, and stops its producer when the client goes.
+
+Starlette's StreamingResponse runs the stream and a disconnect listener in an anyio task
+group, which is most of a streamed request's overhead here. This one streams in the request's
+own task; a small watcher cancels that task when the client disconnects, which closes the
+producer (and through it the backend's stream) at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
+
+
+class ByteStream(StreamingResponse):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        streaming = True
+        gone = False
+
+        async def watch() -> None:
+            nonlocal gone
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            gone = True
+            # Only while the stream runs: the request's task is then waiting inside the try below.
+            if streaming:
+                task.cancel()
+
+        watcher = asyncio.get_running_loop().create_task(watch())
+        try:
+            await self.stream_response(send)
+        except asyncio.CancelledError:
+            if not gone:
+                raise
+            task.uncancel()
+        except OSError:
+            gone = True  # the server reports a closed connection on send
+        finally:
+            streaming = False
+            watcher.cancel()
+            if gone:
+                aclose = getattr(self.body_iterator, "aclose", None)
+                if aclose is not None:
+                    with contextlib.suppress(Exception):
+                        await aclose()
