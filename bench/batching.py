@@ -5,22 +5,24 @@
 Two real daemons run side by side on loopback (FastAPI + uvicorn, the real
 all-MiniLM-L6-v2): one whose embedder batches requests that arrive within a few
 milliseconds, one that encodes each request on its own. Every client posts one sentence
-per request to /v1/embeddings; the bench prints texts per second for each and the ratio.
+per request to /v1/embeddings (aiohttp, in a process of its own so that the clients do not
+share the daemons' GIL); the bench prints texts per second for each and the ratio.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import os
 import socket
 import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-import httpx
 import uvicorn
 
 MODEL = "local/all-minilm-l6-v2"
@@ -70,26 +72,38 @@ def daemon_app(batch_window_ms: float | None, home: str) -> Any:
 
 
 async def run_clients(url: str, clients: int, requests: int) -> float:
+    import aiohttp
+
     sentences = [
         f"client {c} asks question {r}: how do I keep my sourdough starter alive?"
         for c in range(clients)
         for r in range(requests)
     ]
 
-    async def client(c: int, http: httpx.AsyncClient) -> None:
+    async def client(c: int, http: aiohttp.ClientSession) -> None:
         for r in range(requests):
-            response = await http.post(
-                "/v1/embeddings", json={"model": MODEL, "input": sentences[c * requests + r]}
-            )
-            response.raise_for_status()
-            assert len(response.json()["data"][0]["embedding"]) == 384
+            body = {"model": MODEL, "input": sentences[c * requests + r]}
+            async with http.post(url + "/v1/embeddings", json=body) as response:
+                response.raise_for_status()
+                assert len((await response.json())["data"][0]["embedding"]) == 384
 
-    limits = httpx.Limits(max_connections=clients * 2, max_keepalive_connections=clients * 2)
-    async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as http:
-        await http.post("/v1/embeddings", json={"model": MODEL, "input": "warm up"})
+    connector = aiohttp.TCPConnector(limit=clients * 2)
+    async with aiohttp.ClientSession(connector=connector) as http:
+        async with http.post(url + "/v1/embeddings", json={"model": MODEL, "input": "warm up"}) as warm:
+            warm.raise_for_status()
         started = time.perf_counter()
         await asyncio.gather(*(client(c, http) for c in range(clients)))
         return clients * requests / (time.perf_counter() - started)
+
+
+def clients_rate(url: str, clients: int, requests: int) -> float:
+    """The clients, run in a process of their own so they do not share the daemon's GIL."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(_clients_rate, url, clients, requests).result()
+
+
+def _clients_rate(url: str, clients: int, requests: int) -> float:
+    return asyncio.run(run_clients(url, clients, requests))
 
 
 async def run_embedder(embedder: Any, clients: int, requests: int) -> float:
@@ -121,11 +135,9 @@ def main() -> int:
             best = {"unbatched": 0.0, "batched": 0.0}
             for _ in range(args.rounds):
                 best["unbatched"] = max(
-                    best["unbatched"], asyncio.run(run_clients(plain.url, args.clients, args.requests))
+                    best["unbatched"], clients_rate(plain.url, args.clients, args.requests)
                 )
-                best["batched"] = max(
-                    best["batched"], asyncio.run(run_clients(batched.url, args.clients, args.requests))
-                )
+                best["batched"] = max(best["batched"], clients_rate(batched.url, args.clients, args.requests))
             stats = batched_app.state.rh.embedder.batch_stats()
             direct = {"unbatched": 0.0, "batched": 0.0}
             for _ in range(args.rounds):
