@@ -11,11 +11,13 @@ the OpenAPI page.
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ValidationError
 from starlette.responses import Response
 
@@ -33,6 +35,32 @@ log = logging.getLogger(__name__)
 class Lane:
     body: type[BaseModel]
     answer: Callable[[Daemon, Any, dict[str, Any]], Awaitable[Response]]
+    summary: str
+
+
+def add_lane_routes(router: APIRouter, lanes: dict[str, Lane]) -> None:
+    """The FastAPI routes of the lanes: the same answers, described on the OpenAPI page, for
+    the requests whose body does not validate (FastAPI then answers with the error)."""
+    for path, lane in lanes.items():
+        router.add_api_route(
+            path.removeprefix(router.prefix), _endpoint(lane), methods=["POST"], summary=lane.summary
+        )
+
+
+def _endpoint(lane: Lane) -> Callable[..., Awaitable[Response]]:
+    async def endpoint(body: BaseModel, request: Request) -> Response:
+        return await lane.answer(request.app.state.rh, body, request_meta(request.scope))
+
+    # FastAPI reads the body's model from the signature.
+    endpoint.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [
+            inspect.Parameter("body", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=lane.body),
+            inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request),
+        ],
+        return_annotation=Response,
+    )
+    endpoint.__name__ = lane.answer.__name__.removeprefix("answer_")
+    return endpoint
 
 
 class FastLane:

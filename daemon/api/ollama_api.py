@@ -15,9 +15,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from roundhouse.daemon.api.common import daemon_of, first_and_rest, request_meta
+from roundhouse.daemon.api.common import daemon_of, first_and_rest
 from roundhouse.daemon.api.errors import ApiError
-from roundhouse.daemon.api.fast_lane import Lane
+from roundhouse.daemon.api.fast_lane import Lane, add_lane_routes
 from roundhouse.daemon.api.streaming import ByteStream
 from roundhouse.daemon.backends.base import BackendError
 from roundhouse.daemon.components import QueueFull
@@ -437,34 +437,19 @@ async def answer_legacy_embeddings(
     return JSONResponse({"embedding": vectors[0]})
 
 
-# The hot endpoints, served by the fast lane (see fast_lane.py); the routes below describe
-# them on the OpenAPI page and answer the requests whose body does not validate.
+# The hot endpoints, served by the fast lane (see fast_lane.py), with FastAPI routes that
+# describe them on the OpenAPI page and answer the requests whose body does not validate.
 LANES: dict[str, Lane] = {
-    "/api/chat": Lane(OllamaChatRequest, answer_chat),
-    "/api/generate": Lane(GenerateRequest, answer_generate),
-    "/api/embed": Lane(EmbedRequest, answer_embed),
-    "/api/embeddings": Lane(LegacyEmbeddingsRequest, answer_legacy_embeddings),
+    "/api/chat": Lane(OllamaChatRequest, answer_chat, "Chat (NDJSON stream unless stream is false)"),
+    "/api/generate": Lane(
+        GenerateRequest, answer_generate, "Generate (NDJSON stream unless stream is false)"
+    ),
+    "/api/embed": Lane(EmbedRequest, answer_embed, "Embeddings (batch)"),
+    "/api/embeddings": Lane(
+        LegacyEmbeddingsRequest, answer_legacy_embeddings, "Embeddings (legacy, one prompt)"
+    ),
 }
-
-
-@router.post("/chat", summary="Chat (NDJSON stream unless stream is false)")
-async def chat(body: OllamaChatRequest, request: Request) -> Response:
-    return await answer_chat(daemon_of(request), body, request_meta(request.scope))
-
-
-@router.post("/generate", summary="Generate (NDJSON stream unless stream is false)")
-async def generate(body: GenerateRequest, request: Request) -> Response:
-    return await answer_generate(daemon_of(request), body, request_meta(request.scope))
-
-
-@router.post("/embed", summary="Embeddings (batch)")
-async def embed(body: EmbedRequest, request: Request) -> Response:
-    return await answer_embed(daemon_of(request), body, request_meta(request.scope))
-
-
-@router.post("/embeddings", summary="Embeddings (legacy, one prompt)")
-async def embeddings(body: LegacyEmbeddingsRequest, request: Request) -> Response:
-    return await answer_legacy_embeddings(daemon_of(request), body, request_meta(request.scope))
+add_lane_routes(router, LANES)
 
 
 __all__ = ["RoutingError", "router"]

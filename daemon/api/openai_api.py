@@ -12,9 +12,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from roundhouse.daemon.api.common import daemon_of, first_and_rest, request_meta
+from roundhouse.daemon.api.common import daemon_of, first_and_rest
 from roundhouse.daemon.api.errors import ApiError, error_body
-from roundhouse.daemon.api.fast_lane import Lane
+from roundhouse.daemon.api.fast_lane import Lane, add_lane_routes
 from roundhouse.daemon.api.streaming import ByteStream
 from roundhouse.daemon.backends.base import BackendError
 from roundhouse.daemon.components import QueueFull
@@ -299,25 +299,15 @@ async def answer_embeddings(d: Daemon, body: EmbeddingRequest, meta: dict[str, A
     )
 
 
-# The hot endpoints, served by the fast lane (see fast_lane.py); the routes below describe
-# them on the OpenAPI page and answer the requests whose body does not validate.
+# The hot endpoints, served by the fast lane (see fast_lane.py), with FastAPI routes that
+# describe them on the OpenAPI page and answer the requests whose body does not validate.
 LANES: dict[str, Lane] = {
-    "/v1/chat/completions": Lane(ChatCompletionRequest, answer_chat),
-    "/v1/completions": Lane(CompletionRequest, answer_completion),
-    "/v1/embeddings": Lane(EmbeddingRequest, answer_embeddings),
+    "/v1/chat/completions": Lane(
+        ChatCompletionRequest, answer_chat, "Chat completion (SSE when stream is true)"
+    ),
+    "/v1/completions": Lane(
+        CompletionRequest, answer_completion, "Text completion, with `suffix` for fill-in-the-middle"
+    ),
+    "/v1/embeddings": Lane(EmbeddingRequest, answer_embeddings, "Embeddings"),
 }
-
-
-@router.post("/chat/completions", summary="Chat completion (SSE when stream is true)")
-async def chat_completions(body: ChatCompletionRequest, request: Request) -> Response:
-    return await answer_chat(daemon_of(request), body, request_meta(request.scope))
-
-
-@router.post("/completions", summary="Text completion, with `suffix` for fill-in-the-middle")
-async def completions(body: CompletionRequest, request: Request) -> Response:
-    return await answer_completion(daemon_of(request), body, request_meta(request.scope))
-
-
-@router.post("/embeddings", summary="Embeddings")
-async def embeddings(body: EmbeddingRequest, request: Request) -> Response:
-    return await answer_embeddings(daemon_of(request), body, request_meta(request.scope))
+add_lane_routes(router, LANES)
