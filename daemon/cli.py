@@ -29,6 +29,14 @@ def _setup_logging(level: str, log_file: str | None) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
+def _http_protocol() -> Any:
+    try:
+        from roundhouse.daemon.api.http_protocol import HeadWithBodyProtocol
+    except ImportError:  # uvicorn without httptools: its default protocol
+        return "auto"
+    return HeadWithBodyProtocol
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -50,10 +58,15 @@ def _serve(args: argparse.Namespace) -> int:
     app = create_app(daemon)
     config = uvicorn.Config(
         app,
+        http=_http_protocol(),
         host=settings.server.host,
         port=settings.server.port,
         log_level=settings.log_level,
         access_log=False,
+        # The guard judges the socket's peer; nothing in front of a local daemon may claim
+        # another address through X-Forwarded-For.
+        proxy_headers=False,
+        server_header=False,
         lifespan="on",
         timeout_graceful_shutdown=10,
     )

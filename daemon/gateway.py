@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 from roundhouse.daemon.agents.builtin.prompts import observe
@@ -58,6 +59,7 @@ class Outcome:
     backend: str | None = None
     usage: Usage = field(default_factory=Usage)
     ttft_ms: float | None = None
+    latency_ms: float | None = None
     cascade: str | None = None
 
 
@@ -215,7 +217,15 @@ class Gateway:
                 outcome.usage = Usage(outcome.usage.prompt_tokens, completion_parts)
             outcome.model_used = route.model.id
             outcome.backend = route.backend.name
-            self.record(request, route.model, outcome, started, route=route, cache=lookup.status)
+            outcome.latency_ms = (time.perf_counter() - started) * 1000
+            record = partial(
+                self.record, request, route.model, outcome, started, route=route, cache=lookup.status
+            )
+            try:
+                # After this turn of the loop, once the answer has gone out.
+                asyncio.get_running_loop().call_soon(record)
+            except RuntimeError:  # finalized outside the loop
+                record()
 
     def record(
         self,
@@ -230,6 +240,9 @@ class Gateway:
     ) -> None:
         """Queue the request's ledger row on the store's writer (never blocks)."""
         d = self.daemon
+        latency_ms = outcome.latency_ms
+        if latency_ms is None:
+            latency_ms = (time.perf_counter() - started) * 1000
         cost = d.spend.cost(model, outcome.usage) if model is not None and cache != "hit" else 0.0
         row: dict[str, Any] = {
             "id": request.request_id,
@@ -245,7 +258,7 @@ class Gateway:
             "route_json": route.explain() if route else None,
             "tokens_in": outcome.usage.prompt_tokens,
             "tokens_out": outcome.usage.completion_tokens,
-            "latency_ms": round((time.perf_counter() - started) * 1000, 3),
+            "latency_ms": round(latency_ms, 3),
             "ttft_ms": round(outcome.ttft_ms, 3) if outcome.ttft_ms is not None else None,
             "status": outcome.status,
             "error_kind": outcome.error_kind,

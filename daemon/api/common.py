@@ -6,6 +6,8 @@ from collections.abc import AsyncIterator, MutableMapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from fastapi import Request
+from fastapi.responses import JSONResponse
+from pydantic_core import to_json
 
 if TYPE_CHECKING:
     from roundhouse.daemon.app import Daemon
@@ -41,3 +43,11 @@ async def first_and_rest(stream: AsyncIterator[T]) -> tuple[T | None, AsyncItera
     proper HTTP status instead of an error inside a 200 stream."""
     first = await anext(stream, None)
     return first, stream
+
+
+class FastJSONResponse(JSONResponse):
+    """A JSONResponse rendered by pydantic's serializer, several times faster than `json` (an
+    embedding's 384 floats take 0.1 ms with `json.dumps`)."""
+
+    def render(self, content: Any) -> bytes:
+        return to_json(content)

@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any, Literal
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic_core import to_json
 
-from roundhouse.daemon.api.common import daemon_of, first_and_rest
+from roundhouse.daemon.api.common import FastJSONResponse, daemon_of, first_and_rest
 from roundhouse.daemon.api.errors import ApiError
 from roundhouse.daemon.api.fast_lane import Lane, add_lane_routes
 from roundhouse.daemon.api.streaming import ByteStream
@@ -246,14 +247,14 @@ async def _ndjson(
             if chunk.content or chunk.tool_calls:
                 line = _line(shape, model, chunk.content, chunk.tool_calls)
                 line["done"] = False
-                yield json.dumps(line, separators=(",", ":")).encode() + b"\n"
+                yield to_json(line) + b"\n"
             chunk = await anext(rest, None)
     except (BackendError, QueueFull) as exc:
         yield json.dumps({"error": str(exc)}).encode() + b"\n"
         return
     final = _line(shape, model, "", None)
     final.update(_final_fields(usage or Usage(), started, _done_reason(finish)))
-    yield json.dumps(final, separators=(",", ":")).encode() + b"\n"
+    yield to_json(final) + b"\n"
 
 
 async def _respond(d: Daemon, chat: ChatRequest, shape: Shape) -> Response:
@@ -270,7 +271,7 @@ async def _respond(d: Daemon, chat: ChatRequest, shape: Shape) -> Response:
     result = ChatResult.from_chunks(chunks)
     body = _line(shape, model, result.content, result.tool_calls)
     body.update(_final_fields(result.usage, started, _done_reason(result.finish_reason)))
-    return JSONResponse(body, headers=exchange.headers)
+    return FastJSONResponse(body, headers=exchange.headers)
 
 
 async def _load_or_unload(d: Daemon, name: str, keep_alive: str | float | None, kind: str) -> JSONResponse:
@@ -280,14 +281,14 @@ async def _load_or_unload(d: Daemon, name: str, keep_alive: str | float | None, 
     if target is None:
         virtual = {m.id for m in d.catalog.virtual_models()}
         if name in virtual:
-            return JSONResponse(_load_body(name, kind, "load"))
+            return FastJSONResponse(_load_body(name, kind, "load"))
         raise ApiError(404, f"model '{name}' not found", code="model_not_found")
     unload = keep_alive in (0, "0", "0s", "0m")
     if unload:
         await d.residency.unload(target)
     else:
         await d.residency.preload(target, keep_alive)
-    return JSONResponse(_load_body(target.model.id, kind, "unload" if unload else "load"))
+    return FastJSONResponse(_load_body(target.model.id, kind, "unload" if unload else "load"))
 
 
 def _load_body(model: str, kind: str, reason: str) -> dict[str, Any]:
@@ -418,7 +419,7 @@ async def answer_embed(d: Daemon, body: EmbedRequest, meta: dict[str, Any]) -> R
     started = time.perf_counter()
     chat_request = ChatRequest(model=body.model, dialect="ollama", **meta)
     model, vectors = await d.gateway.embed(chat_request, inputs, endpoint="embed")
-    return JSONResponse(
+    return FastJSONResponse(
         {
             "model": model.id,
             "embeddings": vectors,
@@ -434,7 +435,7 @@ async def answer_legacy_embeddings(
 ) -> Response:
     chat_request = ChatRequest(model=body.model, dialect="ollama", **meta)
     _, vectors = await d.gateway.embed(chat_request, [body.prompt], endpoint="embeddings")
-    return JSONResponse({"embedding": vectors[0]})
+    return FastJSONResponse({"embedding": vectors[0]})
 
 
 # The hot endpoints, served by the fast lane (see fast_lane.py), with FastAPI routes that

@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic_core import to_json
 
-from roundhouse.daemon.api.common import daemon_of, first_and_rest
+from roundhouse.daemon.api.common import FastJSONResponse, daemon_of, first_and_rest
 from roundhouse.daemon.api.errors import ApiError, error_body
 from roundhouse.daemon.api.fast_lane import Lane, add_lane_routes
 from roundhouse.daemon.api.streaming import ByteStream
@@ -164,7 +165,7 @@ async def _sse(
                 usage = chunk.usage
             if chunk.content or chunk.tool_calls or chunk.finish_reason or is_first:
                 payload = _chunk_json(chat.kind, rid, created, model, chunk, is_first)
-                yield b"data: " + json.dumps(payload, separators=(",", ":")).encode() + b"\n\n"
+                yield b"data: " + to_json(payload) + b"\n\n"
                 is_first = False
             chunk = await anext(rest, None)
         if chat.include_usage and usage is not None:
@@ -176,7 +177,7 @@ async def _sse(
                 "choices": [],
                 "usage": _usage_json(usage),
             }
-            yield b"data: " + json.dumps(tail, separators=(",", ":")).encode() + b"\n\n"
+            yield b"data: " + to_json(tail) + b"\n\n"
     except (BackendError, QueueFull) as exc:
         status = exc.status if isinstance(exc, BackendError) else 503
         body = error_body("openai", status, str(exc), getattr(exc, "kind", "queue_full"))
@@ -224,7 +225,7 @@ async def _respond(d: Daemon, chat: ChatRequest) -> Response:
             ],
             "usage": _usage_json(result.usage),
         }
-    return JSONResponse(body, headers=exchange.headers)
+    return FastJSONResponse(body, headers=exchange.headers)
 
 
 async def answer_chat(d: Daemon, body: ChatCompletionRequest, meta: dict[str, Any]) -> Response:
@@ -288,7 +289,7 @@ async def answer_embeddings(d: Daemon, body: EmbeddingRequest, meta: dict[str, A
             embedding = base64.b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode()
         data.append({"object": "embedding", "index": index, "embedding": embedding})
     tokens = sum(len(t.split()) for t in inputs)
-    return JSONResponse(
+    return FastJSONResponse(
         {
             "object": "list",
             "data": data,

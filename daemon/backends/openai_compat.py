@@ -7,9 +7,10 @@ import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
+from pydantic_core import from_json, to_json
 
 from roundhouse.daemon.backends.base import BackendError
+from roundhouse.daemon.backends.http1 import HTTP1Client, UpstreamError
 from roundhouse.daemon.models import BackendHealth, ChatChunk, ChatRequest, LoadedModel, ModelInfo, Usage
 
 if TYPE_CHECKING:
@@ -81,33 +82,23 @@ class OpenAICompatBackend:
         self.name = name
         self.local = local
         self.base_url = base_url.rstrip("/")
-        self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._timeout = aiohttp.ClientTimeout(total=timeout_s, connect=5.0)
-        # aiohttp rather than httpx: this client sits on the proxy's hot path, and aiohttp
-        # costs a fraction of the CPU per request.
-        self._session: aiohttp.ClientSession | None = None
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._http = HTTP1Client(self.base_url, headers=headers, read_timeout=timeout_s)
         self._models_cache: tuple[float, list[ModelInfo]] | None = None
 
-    def _http(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                headers=self._headers,
-                timeout=self._timeout,
-                connector=aiohttp.TCPConnector(limit=256, keepalive_timeout=60),
-            )
-        return self._session
-
-    def _url(self, path: str) -> str:
-        return self.base_url + path
+    def _unreachable(self, exc: UpstreamError) -> BackendError:
+        if exc.timeout:
+            return BackendError(f"{self.name}: timed out", status=504, retryable=True, kind="timeout")
+        return BackendError(f"{self.name}: {exc}", status=502, retryable=True)
 
     async def list_models(self) -> list[ModelInfo]:
         if self._models_cache and time.monotonic() - self._models_cache[0] < 10:
             return self._models_cache[1]
         try:
-            async with self._http().get(self._url("/models")) as response:
+            async with self._http.get("/models", read_timeout=10.0) as response:
                 text = await response.text()
                 status = response.status
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except UpstreamError as exc:
             raise BackendError(f"{self.name}: cannot list models: {exc}", retryable=True, status=502) from exc
         if status != 200:
             raise error_from_response(status, text, self.name)
@@ -126,52 +117,48 @@ class OpenAICompatBackend:
 
     async def chat(self, request: ChatRequest, model: ModelInfo) -> AsyncIterator[ChatChunk]:
         path = "/completions" if request.kind == "completion" else "/chat/completions"
-        body = request_body(request, model.native)
+        body = to_json(request_body(request, model.native))
         try:
-            async with self._http().post(self._url(path), json=body) as response:
+            async with self._http.post(path, body) as response:
                 if response.status != 200:
                     raise error_from_response(response.status, await response.text(), self.name)
                 if not request.stream:
-                    chunk = chunk_from_openai(json.loads(await response.read()), request.kind)
+                    chunk = chunk_from_openai(from_json(await response.read()), request.kind)
                     chunk.finish_reason = chunk.finish_reason or "stop"
                     yield chunk
                     return
-                async for raw in response.content:
+                async for raw in response.lines():
                     line = raw.strip()
                     if not line.startswith(b"data:"):
                         continue
                     data = line[5:].strip()
                     if data == b"[DONE]":
                         break
-                    yield chunk_from_openai(json.loads(data), request.kind)
-        except TimeoutError as exc:
-            raise BackendError(f"{self.name}: timed out", status=504, retryable=True, kind="timeout") from exc
-        except aiohttp.ClientError as exc:
-            raise BackendError(f"{self.name}: {exc.__class__.__name__}", status=502, retryable=True) from exc
+                    yield chunk_from_openai(from_json(data), request.kind)
+        except UpstreamError as exc:
+            raise self._unreachable(exc) from exc
 
     async def embed(self, model: ModelInfo, inputs: list[str]) -> list[list[float]]:
+        body = to_json({"model": model.native, "input": inputs})
         try:
-            async with self._http().post(
-                self._url("/embeddings"), json={"model": model.native, "input": inputs}
-            ) as response:
+            async with self._http.post("/embeddings", body) as response:
                 text = await response.text()
                 status = response.status
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise BackendError(f"{self.name}: {exc.__class__.__name__}", status=502, retryable=True) from exc
+        except UpstreamError as exc:
+            raise self._unreachable(exc) from exc
         if status != 200:
             raise error_from_response(status, text, self.name)
-        data = sorted(json.loads(text)["data"], key=lambda item: item.get("index", 0))
+        data = sorted(from_json(text)["data"], key=lambda item: item.get("index", 0))
         return [item["embedding"] for item in data]
 
     async def health(self) -> BackendHealth:
         started = time.perf_counter()
         try:
-            async with self._http().get(
-                self._url("/models"), timeout=aiohttp.ClientTimeout(total=3.0)
-            ) as response:
+            async with self._http.get("/models", read_timeout=3.0) as response:
                 status = response.status
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            return BackendHealth(ok=False, detail=f"unreachable: {exc.__class__.__name__}")
+                await response.read()
+        except UpstreamError as exc:
+            return BackendHealth(ok=False, detail=f"unreachable: {exc}")
         latency = (time.perf_counter() - started) * 1000
         if status != 200:
             return BackendHealth(ok=False, detail=f"HTTP {status}", latency_ms=latency)
@@ -187,8 +174,7 @@ class OpenAICompatBackend:
         return None
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
+        await self._http.close()
 
 
 def create(daemon: Daemon) -> list[OpenAICompatBackend]:

@@ -47,6 +47,7 @@ from roundhouse.daemon.residency.settings import ResidencySettings
 from roundhouse.daemon.routing.route import Target
 
 log = logging.getLogger(__name__)
+_NOTHING_TO_HOLD: contextlib.AbstractAsyncContextManager[None] = contextlib.nullcontext()
 
 # Ollama runner options that force a reload when a request disagrees with the loaded runner.
 RUNNER_OPTIONS = frozenset(
@@ -393,9 +394,16 @@ class ResidencyManager:
                 t.refusal = None
         t.last_used = t.last_ensured = self.clock()
 
-    @contextlib.asynccontextmanager
-    async def hold(self, target: Target, request: ChatRequest | None = None) -> AsyncIterator[None]:
+    def hold(
+        self, target: Target, request: ChatRequest | None = None
+    ) -> contextlib.AbstractAsyncContextManager[None]:
         """`ensure()`, then count the request as in flight until the block ends."""
+        if not self.manages(target):
+            return _NOTHING_TO_HOLD  # another server's memory: nothing to ensure or count
+        return self._hold(target, request)
+
+    @contextlib.asynccontextmanager
+    async def _hold(self, target: Target, request: ChatRequest | None) -> AsyncIterator[None]:
         if request is not None:
             self.pin_runner_options(request, target)
         await self.ensure(target, request.priority if request is not None else Priority.INTERACTIVE)

@@ -12,8 +12,8 @@ import heapq
 import itertools
 import math
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,7 +87,7 @@ class PriorityScheduler:
     # -- public face --------------------------------------------------------------------
 
     def slot(self, backend: str, priority: Priority) -> AbstractAsyncContextManager[None]:
-        return self._slot(backend, int(priority))
+        return _Slot(self, self._lane(backend), int(priority))
 
     @property
     def background_paused(self) -> bool:
@@ -117,27 +117,6 @@ class PriorityScheduler:
         }
 
     # -- the slot -----------------------------------------------------------------------
-
-    @asynccontextmanager
-    async def _slot(self, backend: str, priority: int) -> AsyncIterator[None]:
-        lane = self._lane(backend)
-        interactive = is_interactive(priority)
-        if interactive:
-            self._interactive_started(lane)
-        try:
-            await self._acquire(lane, priority)
-            started = self._clock()
-            try:
-                yield
-            finally:
-                lane.running -= 1
-                lane.served += 1
-                held = self._clock() - started
-                lane.service_s = 0.8 * lane.service_s + 0.2 * held if lane.served > 1 else held
-        finally:
-            if interactive:
-                self._interactive_finished(lane)
-            self._dispatch_all()
 
     async def _acquire(self, lane: _Lane, priority: int) -> None:
         if lane.running < lane.limit and lane.queued() == 0 and not self._blocked(lane, priority):
@@ -236,3 +215,40 @@ class PriorityScheduler:
     def _emit(self, kind: str, data: dict[str, Any]) -> None:
         if self._publish is not None:
             self._publish(kind, data)
+
+
+class _Slot:
+    """One request's turn on a backend (a class, not a generator: it sits on every request)."""
+
+    __slots__ = ("_interactive", "_lane", "_priority", "_scheduler", "_started")
+
+    def __init__(self, scheduler: PriorityScheduler, lane: _Lane, priority: int) -> None:
+        self._scheduler = scheduler
+        self._lane = lane
+        self._priority = priority
+        self._interactive = is_interactive(priority)
+        self._started = 0.0
+
+    async def __aenter__(self) -> None:
+        scheduler, lane = self._scheduler, self._lane
+        if self._interactive:
+            scheduler._interactive_started(lane)
+        try:
+            await scheduler._acquire(lane, self._priority)
+        except BaseException:
+            self._leave()
+            raise
+        self._started = scheduler._clock()
+
+    async def __aexit__(self, *exc: object) -> None:
+        lane = self._lane
+        lane.running -= 1
+        lane.served += 1
+        held = self._scheduler._clock() - self._started
+        lane.service_s = 0.8 * lane.service_s + 0.2 * held if lane.served > 1 else held
+        self._leave()
+
+    def _leave(self) -> None:
+        if self._interactive:
+            self._scheduler._interactive_finished(self._lane)
+        self._scheduler._dispatch_all()
