@@ -59,8 +59,15 @@ class RawServer:
 
 def response(body: bytes, *, status: str = "200 OK", extra: bytes = b"") -> bytes:
     return (
-        b"HTTP/1.1 " + status.encode() + b"\r\ncontent-type: application/json\r\n"
-        + b"content-length: " + str(len(body)).encode() + b"\r\n" + extra + b"\r\n" + body
+        b"HTTP/1.1 "
+        + status.encode()
+        + b"\r\ncontent-type: application/json\r\n"
+        + b"content-length: "
+        + str(len(body)).encode()
+        + b"\r\n"
+        + extra
+        + b"\r\n"
+        + body
     )
 
 
@@ -92,7 +99,9 @@ async def test_chunked_stream_is_split_into_lines_across_chunk_boundaries() -> N
     pieces = [body[i : i + 37] for i in range(0, len(body), 37)]  # cuts through lines
 
     async def chunked(request: bytes, writer: asyncio.StreamWriter) -> bool:
-        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n")
+        writer.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+        )
         for piece in pieces:
             writer.write(b"%x\r\n" % len(piece) + piece + b"\r\n")
             await writer.drain()
@@ -167,7 +176,7 @@ async def test_nobody_listening_is_a_clear_error() -> None:
     async with RawServer(json_ok) as server:
         url = server.url
     client = HTTP1Client(url)
-    with pytest.raises(UpstreamError, match="cannot connect to 127.0.0.1"):
+    with pytest.raises(UpstreamError, match=r"cannot connect to 127\.0\.0\.1"):
         async with client.post("/x", b"{}"):
             pass
 
