@@ -63,6 +63,13 @@ class FallbackPolicy:
         health = self._health.get(self.key(target))
         return health is not None and health.cooling_until > self._clock()
 
+    def cooling_keys(self) -> set[str]:
+        """The `key`s of the deployments cooling down now (usually none)."""
+        if not self._health:
+            return set()
+        now = self._clock()
+        return {key for key, health in self._health.items() if health.cooling_until > now}
+
     def report_failure(self, target: Target, error: BackendError) -> None:
         if not error.retryable:
             return  # the request was wrong for this model; the deployment is fine

@@ -376,15 +376,12 @@ class PolicyRouter:
     def _unavailable(self, models: list[ModelInfo]) -> frozenset[str]:
         health = getattr(self.catalog, "health", {}) or {}
         down = {name for name, h in health.items() if not getattr(h, "ok", True)}
-        out: set[str] = set()
-        for model in models:
-            if model.backend in down:
-                out.add(model.id)
-                continue
-            backend = self.catalog.backends.get(model.backend)
-            if backend is not None and self.fallback.is_cooling(Target(model, backend)):
-                out.add(model.id)
-        return frozenset(out)
+        cooling = self.fallback.cooling_keys()
+        if not down and not cooling:  # the usual case: no need to look at every model
+            return frozenset()
+        return frozenset(
+            model.id for model in models if model.backend in down or f"{model.backend}:{model.id}" in cooling
+        )
 
     def _cloud_healthy(self) -> bool:
         health = getattr(self.catalog, "health", {}) or {}

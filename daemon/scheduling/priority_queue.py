@@ -75,6 +75,8 @@ class PriorityScheduler:
         self._pause_background = pause_background
         self._pause_scope = pause_scope
         self._resume_delay_s = resume_delay_s
+        # One timer for all pending resumes, not one per finished request.
+        self._resume_timer: asyncio.TimerHandle | None = None
         self._publish = publish
         self._clock = clock
         self._lanes: dict[str, _Lane] = {}
@@ -195,10 +197,13 @@ class PriorityScheduler:
             lane.resume_at = now + self._resume_delay_s
         if self._interactive == 0:
             self._resume_at = now + self._resume_delay_s
-        if lane.interactive == 0:
-            asyncio.get_running_loop().call_later(self._resume_delay_s, self._resume_background)
+        if lane.interactive == 0 and self._resume_timer is None:
+            self._resume_timer = asyncio.get_running_loop().call_later(
+                self._resume_delay_s, self._resume_background
+            )
 
     def _resume_background(self) -> None:
+        self._resume_timer = None
         # Timers may fire a hair early: clear deadlines that are (almost) due rather than
         # compare clocks exactly; a deadline pushed later by newer work has its own timer.
         due = self._clock() + TIMER_SLACK_S
@@ -211,6 +216,14 @@ class PriorityScheduler:
                 self._background_free.set()
                 self._emit("scheduling.background_resumed", {})
         self._dispatch_all()
+        # Deadlines that newer work pushed past this timer get it back, for the nearest one.
+        lanes = self._lanes.values()
+        pending = [lane.resume_at for lane in lanes if lane.interactive == 0 and lane.resume_at]
+        if self._interactive == 0 and self._resume_at:
+            pending.append(self._resume_at)
+        if pending:
+            delay = max(0.0, min(pending) - self._clock())
+            self._resume_timer = asyncio.get_running_loop().call_later(delay, self._resume_background)
 
     def _emit(self, kind: str, data: dict[str, Any]) -> None:
         if self._publish is not None:
