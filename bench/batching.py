@@ -119,6 +119,29 @@ async def run_embedder(embedder: Any, clients: int, requests: int) -> float:
     return clients * requests / (time.perf_counter() - started)
 
 
+def compute_ceiling(embedder: Any, texts: int = 64) -> tuple[float, float]:
+    """Texts per second on ONE thread, one text per call against `texts` per call: how much
+    batching can gain per core before more cores come into it."""
+    from roundhouse.daemon.cache.onnx_engine import OnnxEngine
+
+    engine = embedder.onnx_engine
+    if engine is None:
+        return 0.0, 0.0
+    one_thread = OnnxEngine(engine.model_dir, engine.path.parent, threads=1, parallel_min_texts=10**9)
+    question = "how do I keep my sourdough starter alive?"
+    sentences = [f"client {c} asks question {c % 8}: {question}" for c in range(texts)]
+    one_thread.encode(sentences[:4])
+    rates = []
+    for batch in (1, texts):
+        started = time.perf_counter()
+        for _ in range(3):
+            for i in range(0, texts, batch):
+                one_thread.encode(sentences[i : i + batch])
+        rates.append(3 * texts / (time.perf_counter() - started))
+    one_thread.close()
+    return rates[0], rates[1]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -139,6 +162,7 @@ def main() -> int:
                 )
                 best["batched"] = max(best["batched"], clients_rate(batched.url, args.clients, args.requests))
             stats = batched_app.state.rh.embedder.batch_stats()
+            lone, batched_rate = compute_ceiling(batched_app.state.rh.embedder)
             direct = {"unbatched": 0.0, "batched": 0.0}
             for _ in range(args.rounds):
                 for name, app in (("unbatched", plain_app), ("batched", batched_app)):
@@ -158,6 +182,17 @@ def main() -> int:
     print(f"  without batching: {direct['unbatched']:8.1f} texts/s")
     print(f"  with batching   : {direct['batched']:8.1f} texts/s")
     print(f"  ratio           : {direct_ratio:.2f}×")
+    if lone:
+        cores = os.cpu_count() or 1
+        per_core = batched_rate / lone
+        print("what batching can gain here, on one thread of ONNX Runtime:")
+        print(f"  one text per call    : {lone:8.1f} texts/s")
+        print(f"  64 texts per call    : {batched_rate:8.1f} texts/s  ({per_core:.2f}× per core)")
+        print(
+            f"  ceiling with {cores} cores  : about {per_core * cores:.1f}× a lone text on one core; "
+            "a lone text per request already uses"
+        )
+        print("                         the arithmetic a batch would, so the rest must come from more cores")
     return 0
 
 
