@@ -29,12 +29,17 @@ def _setup_logging(level: str, log_file: str | None) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
-def _http_protocol() -> Any:
+def server_options() -> dict[str, Any]:
+    """uvicorn settings of the daemon's HTTP server (the tests serve the daemon with them too)."""
     try:
         from roundhouse.daemon.api.http_protocol import HeadWithBodyProtocol
+
+        http: Any = HeadWithBodyProtocol
     except ImportError:  # uvicorn without httptools: its default protocol
-        return "auto"
-    return HeadWithBodyProtocol
+        http = "auto"
+    # No proxy headers: the guard judges the socket's peer, and nothing in front of a local
+    # daemon may claim another address through X-Forwarded-For.
+    return {"http": http, "proxy_headers": False, "server_header": False}
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -58,17 +63,13 @@ def _serve(args: argparse.Namespace) -> int:
     app = create_app(daemon)
     config = uvicorn.Config(
         app,
-        http=_http_protocol(),
         host=settings.server.host,
         port=settings.server.port,
         log_level=settings.log_level,
         access_log=False,
-        # The guard judges the socket's peer; nothing in front of a local daemon may claim
-        # another address through X-Forwarded-For.
-        proxy_headers=False,
-        server_header=False,
         lifespan="on",
         timeout_graceful_shutdown=10,
+        **server_options(),
     )
     print(f"Roundhouse {__version__} on {settings.base_url}", file=sys.stderr, flush=True)
     server = uvicorn.Server(config)

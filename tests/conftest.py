@@ -89,6 +89,7 @@ def start_daemon(
     """Start a real daemon (FastAPI + uvicorn on a loopback port) with settings overrides."""
     from roundhouse.daemon.api.server import create_app
     from roundhouse.daemon.app import Daemon
+    from roundhouse.daemon.cli import server_options
     from roundhouse.daemon.config import load_settings
 
     started: list[ThreadedServer] = []
@@ -100,7 +101,7 @@ def start_daemon(
         merged: dict[str, Any] = {"ollama": {"discover_local": False}}
         merged.update(settings)
         daemon = Daemon(load_settings(**merged), secrets=test_secrets, embedder=embedder)
-        server = ThreadedServer(create_app(daemon)).start()
+        server = ThreadedServer(create_app(daemon), **server_options()).start()
         started.append(server)
         daemon.settings.server.port = server.port
         return RunningDaemon(daemon, server)

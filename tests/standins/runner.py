@@ -20,7 +20,7 @@ def free_port() -> int:
 class ThreadedServer:
     """`with ThreadedServer(app) as server: server.url` — a real HTTP server on 127.0.0.1."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, **options: Any) -> None:
         # Bind first and hand uvicorn the socket: no window for another process to take the port.
         # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets that name it, and
         # without it every keep-alive request waits out Nagle's delay (~40 ms).
@@ -37,6 +37,7 @@ class ThreadedServer:
             access_log=False,
             lifespan="on",
             timeout_graceful_shutdown=2,
+            **options,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._run, daemon=True, name=f"standin-{self.port}")
