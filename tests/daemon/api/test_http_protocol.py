@@ -75,7 +75,8 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         await send({"type": "http.response.body", "body": b""})
         return
     if path == "/slow-stream":
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        plain = [(b"content-type", b"text/plain")]
+        await send({"type": "http.response.start", "status": 200, "headers": plain})
         for word in (b"one ", b"two ", b"three"):
             await asyncio.sleep(0.02)
             await send({"type": "http.response.body", "body": word, "more_body": True})
@@ -96,4 +97,3 @@ def test_the_daemons_server_answers_every_kind_of_response_whole() -> None:
         assert client.head("/plain").headers["content-length"] == "5"
         assert client.get("/empty").status_code == 204
         assert client.get("/slow-stream").text == "one two three"
-
