@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -92,6 +92,14 @@ class OpenAICompatEndpoint(BaseModel):
     # Name of the keyring entry holding this endpoint's API key, if it needs one.
     key_name: str | None = None
     local: bool = True
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        scheme, _, rest = value.partition("://")
+        if scheme.lower() not in ("http", "https") or not rest.strip("/"):
+            raise ValueError(f"base_url must be an http:// or https:// URL with a host, not {value!r}")
+        return value
 
 
 class CloudSettings(BaseModel):

@@ -92,3 +92,7 @@ def test_bad_settings_say_what_is_wrong(rh_home: Path) -> None:
     with pytest.raises(ValidationError) as caught:
         load_settings()
     assert "server.port" in str(caught.value)
+    config_file().write_text('[[openai_compat]]\nname = "lmstudio"\nbase_url = "localhost:1234/v1"\n')
+    with pytest.raises(ValidationError) as caught:
+        load_settings()
+    assert "base_url must be an http:// or https:// URL" in str(caught.value)
