@@ -12,7 +12,6 @@ import logging
 import time
 from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, field
-from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 from roundhouse.daemon.agents.builtin.prompts import observe
@@ -218,14 +217,9 @@ class Gateway:
             outcome.model_used = route.model.id
             outcome.backend = route.backend.name
             outcome.latency_ms = (time.perf_counter() - started) * 1000
-            record = partial(
-                self.record, request, route.model, outcome, started, route=route, cache=lookup.status
+            self.record(
+                request, route.model, outcome, started, route=route, cache=lookup.status, publish_later=True
             )
-            try:
-                # After this turn of the loop, once the answer has gone out.
-                asyncio.get_running_loop().call_soon(record)
-            except RuntimeError:  # finalized outside the loop
-                record()
 
     def record(
         self,
@@ -237,44 +231,66 @@ class Gateway:
         route: Route | None = None,
         cache: str = "off",
         endpoint: str | None = None,
+        publish_later: bool = False,
     ) -> None:
-        """Queue the request's ledger row on the store's writer (never blocks)."""
+        """Queue the request's ledger row on the store's writer, which builds it there, off the
+        request's path. `publish_later` sends the `request.done` event after this turn of the
+        loop, once the answer has gone out."""
         d = self.daemon
         latency_ms = outcome.latency_ms
         if latency_ms is None:
             latency_ms = (time.perf_counter() - started) * 1000
-        cost = d.spend.cost(model, outcome.usage) if model is not None and cache != "hit" else 0.0
-        row: dict[str, Any] = {
-            "id": request.request_id,
-            "ts": request.received_at,
-            "app": request.app,
-            "dialect": request.dialect,
-            "endpoint": endpoint or request.kind,
-            "model_asked": request.model,
-            "model_used": outcome.model_used,
-            "backend": outcome.backend,
-            "tier": route.tier if route else None,
-            # A dict: the store's writer thread turns it into JSON, off the request path.
-            "route_json": route.explain() if route else None,
-            "tokens_in": outcome.usage.prompt_tokens,
-            "tokens_out": outcome.usage.completion_tokens,
-            "latency_ms": round(latency_ms, 3),
-            "ttft_ms": round(outcome.ttft_ms, 3) if outcome.ttft_ms is not None else None,
-            "status": outcome.status,
-            "error_kind": outcome.error_kind,
-            "cost_usd": cost,
-            "cache": cache,
-            "cascade": outcome.cascade,
-            "chat_id": request.chat_id,
-        }
+
+        def cost() -> float:
+            return d.spend.cost(model, outcome.usage) if model is not None and cache != "hit" else 0.0
+
+        def row() -> dict[str, Any]:
+            return {
+                "id": request.request_id,
+                "ts": request.received_at,
+                "app": request.app,
+                "dialect": request.dialect,
+                "endpoint": endpoint or request.kind,
+                "model_asked": request.model,
+                "model_used": outcome.model_used,
+                "backend": outcome.backend,
+                "tier": route.tier if route else None,
+                "route_json": route.explain() if route else None,
+                "tokens_in": outcome.usage.prompt_tokens,
+                "tokens_out": outcome.usage.completion_tokens,
+                "latency_ms": round(latency_ms, 3),
+                "ttft_ms": round(outcome.ttft_ms, 3) if outcome.ttft_ms is not None else None,
+                "status": outcome.status,
+                "error_kind": outcome.error_kind,
+                "cost_usd": cost(),
+                "cache": cache,
+                "cascade": outcome.cascade,
+                "chat_id": request.chat_id,
+            }
+
+        def publish() -> None:
+            d.events.publish(
+                "request.done",
+                {
+                    "id": request.request_id,
+                    "app": request.app,
+                    "model_used": outcome.model_used,
+                    "backend": outcome.backend,
+                    "tier": route.tier if route else None,
+                    "status": outcome.status,
+                    "cost_usd": cost(),
+                    "cache": cache,
+                },
+            )
+
         d.store.append("requests", row)
-        d.events.publish(
-            "request.done",
-            {
-                k: row[k]
-                for k in ("id", "app", "model_used", "backend", "tier", "status", "cost_usd", "cache")
-            },
-        )
+        if not publish_later:
+            publish()
+            return
+        try:
+            asyncio.get_running_loop().call_soon(publish)
+        except RuntimeError:  # finalized outside the loop
+            publish()
 
     async def embed(
         self, request: ChatRequest, inputs: list[str], endpoint: str

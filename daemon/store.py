@@ -87,7 +87,7 @@ class Store:
             queue.SimpleQueue()
         )
         # Rows appended on the request path, written in batches (see `append`).
-        self._pending: list[tuple[str, dict[str, Any]]] = []
+        self._pending: list[tuple[str, dict[str, Any] | Callable[[], dict[str, Any]]]] = []
         self._pending_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run_writer, name="store-writer", daemon=True)
         self._thread.start()
@@ -114,10 +114,12 @@ class Store:
             else:
                 future.set_result(result)
 
-    def append(self, table: str, row: dict[str, Any]) -> None:
-        """Queue one row for `table`. Rows that arrive within a few milliseconds of each other
-        are written in one transaction, so a busy request path costs one writer wake-up per
-        batch rather than per request. Later writes and reads through the writer see them."""
+    def append(self, table: str, row: dict[str, Any] | Callable[[], dict[str, Any]]) -> None:
+        """Queue one row for `table`, or a function the writer calls to build it (the caller's
+        thread then pays nothing for the building). Rows that arrive within a few milliseconds
+        of each other are written in one transaction, so a busy request path costs one writer
+        wake-up per batch rather than per request. Later writes and reads through the writer
+        see them."""
         with self._pending_lock:
             self._pending.append((table, row))
             first = len(self._pending) == 1
@@ -133,7 +135,15 @@ class Store:
         # (it re-reads the table's shape on each call), and on a small machine that CPU is
         # taken from the requests being served.
         groups: dict[tuple[str, tuple[str, ...]], list[list[Any]]] = {}
-        for table, row in rows:
+        for table, entry in rows:
+            if callable(entry):
+                try:
+                    row = entry()
+                except Exception:  # one bad row must not cost the batch
+                    log.exception("store: building a %s row failed", table)
+                    continue
+            else:
+                row = entry
             groups.setdefault((table, tuple(row)), []).append([_sql_value(value) for value in row.values()])
         for (table, columns), params in groups.items():
             names = ", ".join(f'"{name}"' for name in columns)
