@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Coroutine
@@ -241,6 +242,7 @@ class Gateway:
         if latency_ms is None:
             latency_ms = (time.perf_counter() - started) * 1000
 
+        @functools.cache  # the row (on the writer) and the event (on the loop) both need it
         def cost() -> float:
             return d.spend.cost(model, outcome.usage) if model is not None and cache != "hit" else 0.0
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections.abc import AsyncIterator, Callable
-from types import TracebackType
 from typing import Any, cast
 from urllib.parse import urlsplit
 
@@ -214,14 +213,6 @@ class Response:
             self._client.give_back(conn)
         else:
             conn.close()
-
-    async def __aenter__(self) -> Response:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.release()
 
 
 class HTTP1Client:

@@ -57,7 +57,11 @@ class FallbackPolicy:
 
     @staticmethod
     def key(target: Target) -> str:
-        return f"{target.backend.name}:{target.model.id}"
+        return FallbackPolicy.key_for(target.backend.name, target.model.id)
+
+    @staticmethod
+    def key_for(backend: str, model_id: str) -> str:
+        return f"{backend}:{model_id}"
 
     def is_cooling(self, target: Target) -> bool:
         health = self._health.get(self.key(target))

@@ -380,7 +380,9 @@ class PolicyRouter:
         if not down and not cooling:  # the usual case: no need to look at every model
             return frozenset()
         return frozenset(
-            model.id for model in models if model.backend in down or f"{model.backend}:{model.id}" in cooling
+            model.id
+            for model in models
+            if model.backend in down or FallbackPolicy.key_for(model.backend, model.id) in cooling
         )
 
     def _cloud_healthy(self) -> bool:
