@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Coroutine
@@ -242,9 +241,14 @@ class Gateway:
         if latency_ms is None:
             latency_ms = (time.perf_counter() - started) * 1000
 
-        @functools.cache  # the row (on the writer) and the event (on the loop) both need it
+        computed: list[float] = []  # the row (on the writer) and the event (on the loop) both need it
+
         def cost() -> float:
-            return d.spend.cost(model, outcome.usage) if model is not None and cache != "hit" else 0.0
+            if not computed:
+                computed.append(
+                    d.spend.cost(model, outcome.usage) if model is not None and cache != "hit" else 0.0
+                )
+            return computed[0]
 
         def row() -> dict[str, Any]:
             return {

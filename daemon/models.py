@@ -92,7 +92,13 @@ class ChatRequest:
         """All user-visible text of the request, for signals that read content."""
         if self.kind == "completion":
             return (self.prompt or "") + (self.suffix or "")
-        return "\n".join(content_text(m.get("content")) for m in self.messages)
+        return "\n".join(self.texts())
+
+    def texts(self) -> list[str]:
+        """The same text, one piece per message (or the prompt and the suffix)."""
+        if self.kind == "completion":
+            return [self.prompt or "", self.suffix or ""]
+        return [content_text(m.get("content")) for m in self.messages]
 
     def last_user_text(self) -> str:
         if self.kind == "completion":

@@ -33,6 +33,7 @@ class Catalog:
         self._refreshed = 0.0
         self.generation = 0  # counts refreshes, so callers can keep what they derive from a snapshot
         self._lock = asyncio.Lock()
+        self._background: asyncio.Task[None] | None = None
 
     def set_virtual(self, virtual: Callable[[], list[ModelInfo]]) -> None:
         self._virtual = virtual
@@ -48,8 +49,15 @@ class Catalog:
         await self.refresh()
         return (self.virtual_models() if include_virtual else []) + self.models()
 
-    async def refresh(self, force: bool = False) -> None:
+    async def refresh(self, force: bool = False, *, wait: bool = True) -> None:
+        """Re-list every backend's models when the snapshot is older than a few seconds.
+        `wait=False` (the request path) keeps answering from the snapshot it has and re-lists
+        in the background, so no request waits on the backends' listings."""
         if not force and time.monotonic() - self._refreshed < REFRESH_SECONDS:
+            return
+        if not wait and not force and self.generation > 0:
+            if self._background is None or self._background.done():
+                self._background = asyncio.get_running_loop().create_task(self.refresh())
             return
         async with self._lock:
             if not force and time.monotonic() - self._refreshed < REFRESH_SECONDS:

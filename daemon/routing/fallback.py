@@ -54,6 +54,8 @@ class FallbackPolicy:
         self.failures_before_cooldown = failures_before_cooldown
         self._clock = clock
         self._health: dict[str, _Health] = {}
+        # One wrapper per backend, made once rather than on every route.
+        self._wrapped: dict[int, tuple[Backend, RetryingBackend]] = {}
 
     @staticmethod
     def key(target: Target) -> str:
@@ -104,9 +106,16 @@ class FallbackPolicy:
 
     def with_retries(self, target: Target) -> Target:
         """The same target, its backend wrapped to retry retryable failures before any output."""
-        if self.retries <= 0 or isinstance(target.backend, RetryingBackend):
+        backend = target.backend
+        if self.retries <= 0 or isinstance(backend, RetryingBackend):
             return target
-        return Target(target.model, RetryingBackend(target.backend, self))
+        known = self._wrapped.get(id(backend))
+        if known is None or known[0] is not backend:
+            if len(self._wrapped) >= 64:  # backends come and go with the config: keep few
+                self._wrapped.clear()
+            known = (backend, RetryingBackend(backend, self))
+            self._wrapped[id(backend)] = known
+        return Target(target.model, known[1])
 
 
 class RetryingBackend:

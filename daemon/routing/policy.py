@@ -25,6 +25,8 @@ _LOCAL_SEARCH = {
     "cloud": ("reasoning", "balanced", "fast"),
 }
 
+_NO_APP_RULES = AppPolicy()  # for apps the settings say nothing about (read only)
+
 
 @dataclass(slots=True)
 class Signals:
@@ -60,7 +62,7 @@ def decide(
     explicit: ModelInfo | None = None,
     on_exhausted: Literal["local", "refuse"] = "local",
 ) -> Plan:
-    app = settings.apps.get(signals.app, AppPolicy())
+    app = settings.apps.get(signals.app) or _NO_APP_RULES
     reasons: list[str] = []
     private = _privacy(signals, app, reasons)
     cloud_block = _cloud_block(signals, settings, app, private)

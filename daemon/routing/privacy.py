@@ -23,6 +23,9 @@ class Finding:
 
 
 Check = Callable[[re.Match[str]], bool]
+# What the detector remembers of texts it has scanned (see `kinds_in`).
+MEMO_CHARS = 4_000_000
+MEMO_ENTRIES = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -476,6 +479,10 @@ class PrivacyDetector:
         for pattern in patterns:
             rules.append(Rule("user.pattern", re.compile(pattern)))
         self._rules = tuple(rules)
+        # Text seen before -> its kinds. A chat resends its whole history on every turn, so
+        # only the new message is scanned; the key is the text itself, never a hash of it.
+        self._memo: dict[str, tuple[str, ...]] = {}
+        self._memo_chars = 0
 
     def scan(self, text: str, *, first_only: bool = False) -> list[Finding]:
         findings: list[Finding] = []
@@ -500,6 +507,29 @@ class PrivacyDetector:
 
     def kinds(self, text: str) -> list[str]:
         return sorted({f.kind for f in self.scan(text)})
+
+    def kinds_in(self, texts: Iterable[str]) -> list[str]:
+        """The kinds found in any of `texts` (the messages of a request), remembering recent ones."""
+        found: set[str] = set()
+        memo = self._memo
+        for text in texts:
+            kinds = memo.get(text)
+            if kinds is None:
+                kinds = tuple({f.kind for f in self.scan(text)})
+                self._remember(text, kinds)
+            found.update(kinds)
+        return sorted(found)
+
+    def _remember(self, text: str, kinds: tuple[str, ...]) -> None:
+        if len(text) > MEMO_CHARS // 16:
+            return
+        memo = self._memo
+        memo[text] = kinds
+        self._memo_chars += len(text)
+        while self._memo_chars > MEMO_CHARS or len(memo) > MEMO_ENTRIES:
+            oldest = next(iter(memo))
+            del memo[oldest]
+            self._memo_chars -= len(oldest)
 
     def redact(self, text: str) -> str:
         """The text with every finding replaced by `[kind]`, for anything that is stored."""

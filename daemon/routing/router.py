@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +33,11 @@ RESIDENCY_TTL_S = 2.0
 _shipped_vectors: dict[str, dict[str, np.ndarray]] = {}
 
 
+_UNLISTED = ("gathered", "prompt")
+# Old decisions are let go in batches, after the request that went past the limit.
+TRIM_SLACK = 64
+
+
 @dataclass(slots=True)
 class Decision:
     """One routing decision as the control API lists it (no prompt text)."""
@@ -52,6 +56,8 @@ class Decision:
     decision_ms: float
     # Kept as gathered and put in the listed form only when someone reads it.
     gathered: policy.Signals
+    # What feedback on this decision learns from; in memory only, never listed.
+    prompt: str = ""
 
     @property
     def signals(self) -> dict[str, Any]:
@@ -68,7 +74,7 @@ class Decision:
         }
 
     def as_dict(self) -> dict[str, Any]:
-        listed = {name: getattr(self, name) for name in self.__dataclass_fields__ if name != "gathered"}
+        listed = {name: getattr(self, name) for name in self.__dataclass_fields__ if name not in _UNLISTED}
         listed["signals"] = self.signals
         return listed
 
@@ -102,8 +108,8 @@ class PolicyRouter:
         self.classifier = ComplexityClassifier(None, k=settings.knn_k)
         self.sticky = StickyPrivacy()
         self._apply_settings(settings)
-        self._decisions: OrderedDict[str, Decision] = OrderedDict()
-        self._texts: OrderedDict[str, str] = OrderedDict()  # in memory only, for feedback
+        self._decisions: dict[str, Decision | tuple[Any, ...]] = {}  # oldest first
+        self._trim_pending = False
         self._plan_cache: tuple[tuple[Any, ...], Any] | None = None
         self._loaded: frozenset[str] = frozenset()
         self._loaded_at = 0.0
@@ -282,7 +288,7 @@ class PolicyRouter:
         self, request: ChatRequest, *, dry_run: bool = False
     ) -> tuple[Route, policy.Signals, float]:
         started = time.perf_counter()
-        await self.catalog.refresh()
+        await self.catalog.refresh(wait=False)
         settings = self.settings
         asked = request.model
         explicit: ModelInfo | None = None
@@ -300,15 +306,15 @@ class PolicyRouter:
                 )
             explicit = target.model
 
-        text = request.text()
-        kinds = self.detector.kinds(text) if settings.privacy.enabled else []
+        kinds = self.detector.kinds_in(request.texts()) if settings.privacy.enabled else []
         sticky = self.sticky.is_sticky(request)
+        prompt = request.last_user_text() or request.text()
         verdict = None
         if explicit is None or not explicit.local:
-            prompt = request.last_user_text() or text
             vector = await self._embed(prompt) if explicit is None else None
             verdict = self.classifier.classify(prompt, vector)
         models, measured, from_measurements, tiers = self._tier_plan(settings)
+        unavailable, cloud_healthy = self._availability(models)
         signals = policy.Signals(
             asked=asked,
             app=request.app,
@@ -318,8 +324,8 @@ class PolicyRouter:
             tokens=estimate_tokens(request),
             budget_block=self._budget_block(request.app),
             loaded=await self._loaded_models(),
-            unavailable=self._unavailable(models),
-            cloud_healthy=self._cloud_healthy(),
+            unavailable=unavailable,
+            cloud_healthy=cloud_healthy,
             leaders={tier: measured.leaders[tier] for tier in from_measurements},
         )
         on_exhausted = "refuse" if self._on_exhausted() == "refuse" else "local"
@@ -348,7 +354,7 @@ class PolicyRouter:
                 fresh = self.sticky.remember(request)
                 if self.store is not None:
                     self.store.save_private_keys(fresh)
-            self._record(request, route, signals, elapsed_ms, text)
+            self._record(request, route, signals, elapsed_ms, prompt)
         return route, signals, elapsed_ms
 
     def _target(self, model: ModelInfo) -> Target:
@@ -373,22 +379,20 @@ class PolicyRouter:
         result = check(app)
         return str(result) if result else None
 
-    def _unavailable(self, models: list[ModelInfo]) -> frozenset[str]:
-        health = getattr(self.catalog, "health", {}) or {}
+    def _availability(self, models: list[ModelInfo]) -> tuple[frozenset[str], bool]:
+        """The models whose backend is down or cooling, and whether any cloud backend is up."""
+        health = getattr(self.catalog, "health", None) or {}
         down = {name for name, h in health.items() if not getattr(h, "ok", True)}
         cooling = self.fallback.cooling_keys()
         if not down and not cooling:  # the usual case: no need to look at every model
-            return frozenset()
-        return frozenset(
+            return frozenset(), True
+        unavailable = frozenset(
             model.id
             for model in models
             if model.backend in down or FallbackPolicy.key_for(model.backend, model.id) in cooling
         )
-
-    def _cloud_healthy(self) -> bool:
-        health = getattr(self.catalog, "health", {}) or {}
-        clouds = [b for b in self.catalog.backends.values() if not b.local]
-        return not clouds or any(getattr(health.get(b.name), "ok", True) for b in clouds)
+        clouds = [b.name for b in self.catalog.backends.values() if not b.local]
+        return unavailable, not clouds or any(name not in down for name in clouds)
 
     async def _loaded_models(self) -> frozenset[str]:
         """What residency reports as loaded, refreshed in the background every few seconds."""
@@ -425,47 +429,65 @@ class PolicyRouter:
 
     # the record ----------------------------------------------------------------------------
     def _record(
-        self, request: ChatRequest, route: Route, signals: policy.Signals, ms: float, text: str
+        self, request: ChatRequest, route: Route, signals: policy.Signals, ms: float, prompt: str
     ) -> None:
-        decision = Decision(
-            request_id=request.request_id,
-            ts=request.received_at,
-            app=request.app,
-            model_asked=request.model,
-            model=route.model.id,
-            backend=route.backend.name,
-            tier=route.tier,
-            private=route.private,
-            cascade=route.cascade,
-            reasons=list(route.reasons),
-            fallbacks=[t.model.id for t in route.fallbacks],
-            decision_ms=round(ms, 3),
-            gathered=signals,
+        # Kept as a tuple in Decision's field order: made a Decision only when someone reads it.
+        self._decisions[request.request_id] = (
+            request.request_id,
+            request.received_at,
+            request.app,
+            request.model,
+            route.model.id,
+            route.backend.name,
+            route.tier,
+            route.private,
+            route.cascade,
+            list(route.reasons),
+            [t.model.id for t in route.fallbacks],
+            round(ms, 3),
+            signals,
+            prompt,
         )
-        limit = self.settings.recent_decisions
-        decisions, texts = self._decisions, self._texts
-        decisions[request.request_id] = decision
-        texts[request.request_id] = request.last_user_text() or text
-        while len(decisions) > limit:
-            decisions.popitem(last=False)
-        while len(texts) > limit:
-            texts.popitem(last=False)
+        if len(self._decisions) > self.settings.recent_decisions + TRIM_SLACK and not self._trim_pending:
+            self._trim_pending = True
+            try:
+                asyncio.get_running_loop().call_soon(self._trim_decisions)
+            except RuntimeError:  # no loop (a dry run from a test or a tool)
+                self._trim_decisions()
+
+    def _trim_decisions(self) -> None:
+        self._trim_pending = False
+        decisions = self._decisions
+        for request_id in list(decisions)[: max(0, len(decisions) - self.settings.recent_decisions)]:
+            del decisions[request_id]
 
     def recent(self, limit: int = 50, app: str | None = None) -> list[dict[str, Any]]:
-        rows = [d for d in reversed(self._decisions.values()) if app is None or d.app == app]
-        return [d.as_dict() for d in rows[:limit]]
+        rows: list[dict[str, Any]] = []
+        limit = min(limit, self.settings.recent_decisions)  # a few more may wait to be let go
+        for request_id in reversed(self._decisions):
+            decision = self.decision(request_id)
+            if decision is not None and (app is None or decision.app == app):
+                rows.append(decision.as_dict())
+                if len(rows) >= limit:
+                    break
+        return rows
 
     def decision(self, request_id: str) -> Decision | None:
-        return self._decisions.get(request_id)
+        entry = self._decisions.get(request_id)
+        if entry is None or isinstance(entry, Decision):
+            return entry
+        decision = Decision(*entry)
+        self._decisions[request_id] = decision
+        return decision
 
     # feedback ------------------------------------------------------------------------------
     async def feedback(self, request_id: str, verdict: str, tier: str | None = None) -> dict[str, Any]:
         """Learn from a user's judgement of a routed request. `good` confirms the tier, `bad`
         moves it one tier up, an explicit `tier` says where it should have gone."""
-        decision = self._decisions.get(request_id)
-        text = self._texts.get(request_id)
-        if decision is None or text is None:
+        decision = self.decision(request_id)
+        if decision is None:
             raise KeyError(request_id)
+        text = decision.prompt
         if verdict not in ("good", "bad"):
             raise ValueError("verdict must be 'good' or 'bad'")
         if tier is not None and tier not in TIERS:

@@ -286,3 +286,19 @@ def test_budget_thresholds_and_exhaustion(
     assert raised.status_code == 200 and rh.daemon.spend.budget_block("unknown") is None
     bad = httpx.patch(rh.url + "/control/v1/spend/budgets", json={"budget": {"daily_usd": -1}})
     assert bad.status_code == 422
+
+
+def test_the_decision_list_keeps_only_the_newest(
+    start_daemon: Callable[..., RunningDaemon], openai_standin: OpenAIStandin
+) -> None:
+    rh = start(start_daemon, openai_standin, routing={"recent_decisions": 10})
+    ids = [
+        chat(rh, "openai", CLOUD_MODEL, f"question {i}", False).headers["x-roundhouse-request-id"]
+        for i in range(90)
+    ]
+    listed = httpx.get(rh.url + "/control/v1/routing/decisions", params={"limit": 100}).json()["decisions"]
+    assert [d["request_id"] for d in listed] == ids[::-1][:10]
+    assert listed[0]["model"] == CLOUD_MODEL and listed[0]["reasons"] == ["explicit model"]
+    assert "prompt" not in listed[0] and "gathered" not in listed[0]
+    forgotten = httpx.post(rh.url + "/control/v1/feedback", json={"request_id": ids[0], "verdict": "good"})
+    assert forgotten.status_code == 404 and "only the last 10" in forgotten.text

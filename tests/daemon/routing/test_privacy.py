@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from roundhouse.daemon.routing import privacy
 from roundhouse.daemon.routing.privacy import PrivacyDetector, iban_ok, luhn_ok, verhoeff_ok
 
 EVAL = Path(__file__).resolve().parents[2] / "data" / "routing_eval.jsonl"
@@ -86,6 +87,30 @@ def test_redaction_removes_every_finding() -> None:
     redacted = detector.redact(text)
     assert "jo@example.org" not in redacted and "sk-proj" not in redacted
     assert "[pii.email]" in redacted and "[secret.openai_key]" in redacted
+
+
+def test_a_chat_is_judged_by_all_of_its_messages_turn_after_turn() -> None:
+    """A chat resends its history each turn; messages seen before are remembered, not rescanned,
+    and the answer is the same as scanning every message afresh."""
+    chat = PrivacyDetector()
+    history = ["hello there", "my key is sk-proj-Xq3vB8nR2kLm9PzT4wY7cJ5hG1dF6sA0eU8iO2 thanks", "ok"]
+    for turn in range(1, len(history) + 1):
+        messages = history[:turn]
+        expected = sorted({kind for text in messages for kind in detector.kinds(text)})
+        assert chat.kinds_in(messages) == expected
+        assert chat.kinds_in(messages) == expected  # the second time, from memory
+    assert chat.kinds_in(["ok", "hello there"]) == []
+    assert chat.kinds_in(["Write to maria.garcia84@gmail.com", "ok"]) == ["pii.email"]
+
+
+def test_the_memory_of_scanned_texts_stays_bounded() -> None:
+    chat = PrivacyDetector()
+    for i in range(privacy.MEMO_ENTRIES + 500):
+        chat.kinds_in([f"message number {i}"])
+    assert len(chat._memo) <= privacy.MEMO_ENTRIES
+    huge = "x" * (privacy.MEMO_CHARS // 16 + 1) + " sk-proj-Xq3vB8nR2kLm9PzT4wY7cJ5hG1dF6sA0eU8iO2"
+    assert chat.kinds_in([huge]) == ["secret.openai_key"]  # scanned, but too big to keep
+    assert huge not in chat._memo
 
 
 def test_evaluation_set_meets_the_goals() -> None:
