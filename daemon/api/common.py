@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, MutableMapping
+from collections.abc import AsyncIterator, Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from fastapi import Request
@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+_SET_HERE = ("content-length", "content-type")
 CHAT_ID_HEADER = b"x-openwebui-chat-id"
 CACHE_CONTROL_HEADER = b"cache-control"
 
@@ -47,7 +48,18 @@ async def first_and_rest(stream: AsyncIterator[T]) -> tuple[T | None, AsyncItera
 
 class FastJSONResponse(JSONResponse):
     """A JSONResponse rendered by pydantic's serializer, several times faster than `json` (an
-    embedding's 384 floats take 0.1 ms with `json.dumps`)."""
+    embedding's 384 floats take 0.1 ms with `json.dumps`), with its headers put together in
+    one pass: it answers every chat and completion."""
 
     def render(self, content: Any) -> bytes:
         return to_json(content)
+
+    def init_headers(self, headers: Mapping[str, str] | None = None) -> None:
+        bodiless = self.status_code < 200 or self.status_code in (204, 304)
+        if bodiless or (headers is not None and any(k.lower() in _SET_HERE for k in headers)):
+            super().init_headers(headers)  # Starlette's rules for the unusual cases
+            return
+        raw = [(b"content-length", str(len(self.body)).encode()), (b"content-type", b"application/json")]
+        if headers:
+            raw += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+        self.raw_headers = raw
