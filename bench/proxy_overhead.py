@@ -10,7 +10,7 @@ in blocks of requests (random order each round) so that machine noise hits all o
 Prints p50 / p99 of non-stream latency and stream time-to-first-byte, the latency each proxy
 adds over direct, and Roundhouse's added latency as a fraction of LiteLLM's.
 
-    .venv/bin/python bench/proxy_overhead.py [--requests 2000] [--litellm .venv-bench/bin/litellm]
+    .venv/bin/python bench/proxy_overhead.py [--requests 2000] [--litellm .venv-bench/bin/litellm | none]
 """
 
 from __future__ import annotations
@@ -147,7 +147,11 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=2000, help="measured requests per path and mode")
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--block", type=int, default=50, help="requests per path before the next path's turn")
-    parser.add_argument("--litellm", default=str(ROOT / ".venv-bench" / "bin" / "litellm"))
+    parser.add_argument(
+        "--litellm",
+        default=str(ROOT / ".venv-bench" / "bin" / "litellm"),
+        help="the LiteLLM proxy's executable, or 'none' to compare with the direct call only",
+    )
     args = parser.parse_args()
 
     procs: list[subprocess.Popen[bytes]] = []
@@ -159,10 +163,10 @@ def main() -> int:
         rh, paths["roundhouse"], token = start_roundhouse(backend_url, home)
         procs.append(rh)
         keys = {"direct": "none", "roundhouse": token, "litellm": MASTER_KEY}
-        if Path(args.litellm).exists():
+        if args.litellm != "none" and Path(args.litellm).exists():
             lite, paths["litellm"] = start_litellm(args.litellm, backend_url, home)
             procs.append(lite)
-        else:
+        elif args.litellm != "none":
             print(
                 f"LiteLLM proxy not found at {args.litellm}: comparing against direct only", file=sys.stderr
             )
