@@ -407,7 +407,7 @@ class ResidencyManager:
         if request is not None:
             self.pin_runner_options(request, target)
         await self.ensure(target, request.priority if request is not None else Priority.INTERACTIVE)
-        t = self.tracked.get(target.model.id) if self.manages(target) else None
+        t = self.tracked.get(target.model.id)  # `hold` only comes here for managed models
         if t is not None:
             t.in_flight += 1
             # The in-flight count is exact here: no need for ensure()'s grace period.

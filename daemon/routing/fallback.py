@@ -54,8 +54,8 @@ class FallbackPolicy:
         self.failures_before_cooldown = failures_before_cooldown
         self._clock = clock
         self._health: dict[str, _Health] = {}
-        # One wrapper per backend, made once rather than on every route.
-        self._wrapped: dict[int, tuple[Backend, RetryingBackend]] = {}
+        # One wrapper per backend name, made once rather than on every route.
+        self._wrapped: dict[str, RetryingBackend] = {}
 
     @staticmethod
     def key(target: Target) -> str:
@@ -109,13 +109,10 @@ class FallbackPolicy:
         backend = target.backend
         if self.retries <= 0 or isinstance(backend, RetryingBackend):
             return target
-        known = self._wrapped.get(id(backend))
-        if known is None or known[0] is not backend:
-            if len(self._wrapped) >= 64:  # backends come and go with the config: keep few
-                self._wrapped.clear()
-            known = (backend, RetryingBackend(backend, self))
-            self._wrapped[id(backend)] = known
-        return Target(target.model, known[1])
+        wrapper = self._wrapped.get(backend.name)
+        if wrapper is None or wrapper.inner is not backend:  # new, or replaced by a config change
+            wrapper = self._wrapped[backend.name] = RetryingBackend(backend, self)
+        return Target(target.model, wrapper)
 
 
 class RetryingBackend:

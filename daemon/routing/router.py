@@ -33,7 +33,7 @@ RESIDENCY_TTL_S = 2.0
 _shipped_vectors: dict[str, dict[str, np.ndarray]] = {}
 
 
-_UNLISTED = ("gathered", "prompt")
+_UNLISTED = ("gathered", "prompt")  # Decision fields the control API does not list as they are
 # Old decisions are let go in batches, after the request that went past the limit.
 TRIM_SLACK = 64
 

@@ -205,7 +205,7 @@ class PriorityScheduler:
     def _resume_background(self) -> None:
         self._resume_timer = None
         # Timers may fire a hair early: clear deadlines that are (almost) due rather than
-        # compare clocks exactly; a deadline pushed later by newer work has its own timer.
+        # compare clocks exactly; a deadline newer work pushed later re-arms the timer below.
         due = self._clock() + TIMER_SLACK_S
         for lane in self._lanes.values():
             if lane.interactive == 0 and lane.resume_at <= due:
