@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -217,9 +218,8 @@ class Gateway:
             outcome.model_used = route.model.id
             outcome.backend = route.backend.name
             outcome.latency_ms = (time.perf_counter() - started) * 1000
-            self.record(
-                request, route.model, outcome, started, route=route, cache=lookup.status, publish_later=True
-            )
+            # After this turn of the loop: a whole answer is still on its way to the client here.
+            self._soon(self.record, request, route.model, outcome, started, route=route, cache=lookup.status)
 
     def record(
         self,
@@ -231,24 +231,14 @@ class Gateway:
         route: Route | None = None,
         cache: str = "off",
         endpoint: str | None = None,
-        publish_later: bool = False,
     ) -> None:
         """Queue the request's ledger row on the store's writer, which builds it there, off the
-        request's path. `publish_later` sends the `request.done` event after this turn of the
-        loop, once the answer has gone out."""
+        request's path, and publish `request.done`."""
         d = self.daemon
         latency_ms = outcome.latency_ms
         if latency_ms is None:
             latency_ms = (time.perf_counter() - started) * 1000
-
-        computed: list[float] = []  # the row (on the writer) and the event (on the loop) both need it
-
-        def cost() -> float:
-            if not computed:
-                computed.append(
-                    d.spend.cost(model, outcome.usage) if model is not None and cache != "hit" else 0.0
-                )
-            return computed[0]
+        cost_usd = d.spend.cost(model, outcome.usage) if model is not None and cache != "hit" else 0.0
 
         def row() -> dict[str, Any]:
             return {
@@ -268,35 +258,34 @@ class Gateway:
                 "ttft_ms": round(outcome.ttft_ms, 3) if outcome.ttft_ms is not None else None,
                 "status": outcome.status,
                 "error_kind": outcome.error_kind,
-                "cost_usd": cost(),
+                "cost_usd": cost_usd,
                 "cache": cache,
                 "cascade": outcome.cascade,
                 "chat_id": request.chat_id,
             }
 
-        def publish() -> None:
-            d.events.publish(
-                "request.done",
-                {
-                    "id": request.request_id,
-                    "app": request.app,
-                    "model_used": outcome.model_used,
-                    "backend": outcome.backend,
-                    "tier": route.tier if route else None,
-                    "status": outcome.status,
-                    "cost_usd": cost(),
-                    "cache": cache,
-                },
-            )
-
         d.store.append("requests", row)
-        if not publish_later:
-            publish()
-            return
+        d.events.publish(
+            "request.done",
+            {
+                "id": request.request_id,
+                "app": request.app,
+                "model_used": outcome.model_used,
+                "backend": outcome.backend,
+                "tier": route.tier if route else None,
+                "status": outcome.status,
+                "cost_usd": cost_usd,
+                "cache": cache,
+            },
+        )
+
+    def _soon(self, fn: Callable[..., None], *args: Any, **kwargs: Any) -> None:
+        """Run `fn` on the loop's next turn, after what this one sends; at once outside a loop (a
+        stream finalized by the garbage collector)."""
         try:
-            asyncio.get_running_loop().call_soon(publish)
-        except RuntimeError:  # finalized outside the loop
-            publish()
+            asyncio.get_running_loop().call_soon(functools.partial(fn, *args, **kwargs))
+        except RuntimeError:
+            fn(*args, **kwargs)
 
     async def embed(
         self, request: ChatRequest, inputs: list[str], endpoint: str
@@ -327,7 +316,8 @@ class Gateway:
             raise
         finally:
             outcome.usage = Usage(sum(len(t.split()) for t in inputs), 0)
-            self.record(request, target.model, outcome, started, endpoint=endpoint)
+            outcome.latency_ms = (time.perf_counter() - started) * 1000
+            self._soon(self.record, request, target.model, outcome, started, endpoint=endpoint)
         return target.model, vectors
 
 

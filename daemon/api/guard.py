@@ -22,6 +22,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 OPEN_PATHS = frozenset({"/health"})
 _LOCAL_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+_HOSTS_REMEMBERED = 256
 
 
 @functools.lru_cache(maxsize=256)
@@ -57,10 +58,16 @@ class Guard:
         self.max_body_bytes = max_body_bytes
         self.allowed_hosts = frozenset(h.lower() for h in allowed_hosts)
         self.allowed_origins = frozenset(o.rstrip("/").lower() for o in allowed_origins)
+        self._hosts: dict[str, bool] = {}
 
     def _local_host(self, host: str) -> bool:
-        name = host_name(host)
-        return name in _LOCAL_NAMES or _is_loopback_ip(name) or name in self.allowed_hosts
+        known = self._hosts.get(host)  # a client sends the same Host on every request
+        if known is None:
+            name = host_name(host)
+            known = name in _LOCAL_NAMES or _is_loopback_ip(name) or name in self.allowed_hosts
+            if len(self._hosts) < _HOSTS_REMEMBERED:
+                self._hosts[host] = known
+        return known
 
     def _local_origin(self, origin: str) -> bool:
         origin = origin.rstrip("/").lower()

@@ -84,6 +84,9 @@ class EmbeddingRequest(BaseModel):
     user: str | None = None
 
 
+_MESSAGES = {"messages"}
+
+
 def _stop_list(stop: str | list[str] | None) -> list[str] | None:
     if stop is None:
         return None
@@ -231,7 +234,8 @@ async def _respond(d: Daemon, chat: ChatRequest) -> Response:
 async def answer_chat(d: Daemon, body: ChatCompletionRequest, meta: dict[str, Any]) -> Response:
     chat = ChatRequest(
         model=body.model,
-        messages=[m.model_dump(exclude_none=True) for m in body.messages],
+        # One serializer call for the whole list: per message it costs twice as much on a long chat.
+        messages=body.model_dump(include=_MESSAGES, exclude_none=True)["messages"],
         stream=body.stream,
         temperature=body.temperature,
         top_p=body.top_p,

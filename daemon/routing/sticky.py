@@ -37,6 +37,8 @@ class StickyPrivacy:
         self._limit = limit
 
     def is_sticky(self, request: ChatRequest) -> bool:
+        if not self._keys:  # nothing private seen yet: no need to hash the conversation
+            return False
         return any(key in self._keys for key in conversation_keys(request))
 
     def remember(self, request: ChatRequest) -> list[str]:

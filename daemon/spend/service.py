@@ -9,7 +9,7 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from roundhouse.daemon.models import ModelInfo, Usage
 from roundhouse.daemon.routing.patching import deep_merge
@@ -18,6 +18,9 @@ from roundhouse.daemon.spend.periods import Window, windows
 from roundhouse.daemon.spend.prices import PriceMap
 from roundhouse.daemon.spend.settings import Budget, SpendSettings
 from roundhouse.daemon.store import Store
+
+if TYPE_CHECKING:
+    from roundhouse.daemon.events import Event
 
 log = logging.getLogger(__name__)
 COMPONENT = "spend"
@@ -272,24 +275,18 @@ class SpendService:
     async def start(self) -> None:
         self._tasks.append(asyncio.create_task(asyncio.to_thread(self.prices.load)))
         if self.events is not None:
-            self._tasks.append(asyncio.create_task(self._follow()))
+            self.events.listen("request.done", self._count)
         self._tasks.append(asyncio.create_task(self._resync_loop()))
 
     async def stop(self) -> None:
+        if self.events is not None:
+            self.events.unlisten("request.done", self._count)
         for task in self._tasks:
             task.cancel()
         self._tasks.clear()
 
-    async def _follow(self) -> None:
-        assert self.events is not None
-        async for event in self.events.subscribe():
-            if event.kind == "request.done":
-                try:
-                    self.note(
-                        str(event.data.get("app") or "unknown"), float(event.data.get("cost_usd") or 0.0)
-                    )
-                except Exception:
-                    log.exception("spend: could not count a request")
+    def _count(self, event: Event) -> None:
+        self.note(str(event.data.get("app") or "unknown"), float(event.data.get("cost_usd") or 0.0))
 
     async def _resync_loop(self) -> None:
         while True:

@@ -93,9 +93,7 @@ class MeasurementFeed:
             self._task = asyncio.create_task(self._follow(self.events, apply), name="measurement-feed")
 
     async def _follow(self, events: EventBus, apply: Callable[[Figures], None]) -> None:
-        async for event in events.subscribe():
-            if event.kind != EVENT:
-                continue
+        async for _event in events.subscribe({EVENT}):
             try:
                 apply(await self.latest())
             except Exception:
