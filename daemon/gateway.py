@@ -218,8 +218,9 @@ class Gateway:
             outcome.model_used = route.model.id
             outcome.backend = route.backend.name
             outcome.latency_ms = (time.perf_counter() - started) * 1000
-            # After this turn of the loop: a whole answer is still on its way to the client here.
-            self._soon(self.record, request, route.model, outcome, started, route=route, cache=lookup.status)
+            self.record(
+                request, route.model, outcome, started, route=route, cache=lookup.status, publish_later=True
+            )
 
     def record(
         self,
@@ -231,9 +232,12 @@ class Gateway:
         route: Route | None = None,
         cache: str = "off",
         endpoint: str | None = None,
+        publish_later: bool = False,
     ) -> None:
         """Queue the request's ledger row on the store's writer, which builds it there, off the
-        request's path, and publish `request.done`."""
+        request's path (the row is in place before the answer goes out, so whoever reads the
+        ledger after an answer finds it). `publish_later` sends the `request.done` event on the
+        loop's next turn, after what this one sends."""
         d = self.daemon
         latency_ms = outcome.latency_ms
         if latency_ms is None:
@@ -265,7 +269,8 @@ class Gateway:
             }
 
         d.store.append("requests", row)
-        d.events.publish(
+        publish = d.events.publish if not publish_later else functools.partial(self._soon, d.events.publish)
+        publish(
             "request.done",
             {
                 "id": request.request_id,
@@ -279,7 +284,7 @@ class Gateway:
             },
         )
 
-    def _soon(self, fn: Callable[..., None], *args: Any, **kwargs: Any) -> None:
+    def _soon(self, fn: Callable[..., object], *args: Any, **kwargs: Any) -> None:
         """Run `fn` on the loop's next turn, after what this one sends; at once outside a loop (a
         stream finalized by the garbage collector)."""
         try:
@@ -316,8 +321,7 @@ class Gateway:
             raise
         finally:
             outcome.usage = Usage(sum(len(t.split()) for t in inputs), 0)
-            outcome.latency_ms = (time.perf_counter() - started) * 1000
-            self._soon(self.record, request, target.model, outcome, started, endpoint=endpoint)
+            self.record(request, target.model, outcome, started, endpoint=endpoint)
         return target.model, vectors
 
 
