@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -269,28 +268,23 @@ class Gateway:
             }
 
         d.store.append("requests", row)
-        publish = d.events.publish if not publish_later else functools.partial(self._soon, d.events.publish)
-        publish(
-            "request.done",
-            {
-                "id": request.request_id,
-                "app": request.app,
-                "model_used": outcome.model_used,
-                "backend": outcome.backend,
-                "tier": route.tier if route else None,
-                "status": outcome.status,
-                "cost_usd": cost_usd,
-                "cache": cache,
-            },
-        )
-
-    def _soon(self, fn: Callable[..., object], *args: Any, **kwargs: Any) -> None:
-        """Run `fn` on the loop's next turn, after what this one sends; at once outside a loop (a
-        stream finalized by the garbage collector)."""
-        try:
-            asyncio.get_running_loop().call_soon(functools.partial(fn, *args, **kwargs))
-        except RuntimeError:
-            fn(*args, **kwargs)
+        done = {
+            "id": request.request_id,
+            "app": request.app,
+            "model_used": outcome.model_used,
+            "backend": outcome.backend,
+            "tier": route.tier if route else None,
+            "status": outcome.status,
+            "cost_usd": cost_usd,
+            "cache": cache,
+        }
+        if publish_later:
+            try:
+                asyncio.get_running_loop().call_soon(d.events.publish, "request.done", done)
+                return
+            except RuntimeError:  # a stream finalized outside the loop
+                pass
+        d.events.publish("request.done", done)
 
     async def embed(
         self, request: ChatRequest, inputs: list[str], endpoint: str
