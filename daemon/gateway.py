@@ -78,6 +78,9 @@ class Gateway:
     def __init__(self, daemon: Daemon) -> None:
         self.daemon = daemon
         self._tasks: set[asyncio.Task[Any]] = set()
+        # Requests being answered whose ledger row is not queued yet: a non-stream answer goes
+        # out before its stream is finished (see api/common.py `whole_answer`).
+        self.unfinished = 0
 
     def _background(self, work: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.get_running_loop().create_task(work)
@@ -189,6 +192,7 @@ class Gateway:
     ) -> AsyncIterator[ChatChunk]:
         started = time.perf_counter()
         completion_parts = 0
+        self.unfinished += 1
         try:
             async for chunk in source:
                 if outcome.ttft_ms is None and (chunk.content or chunk.tool_calls):
@@ -217,9 +221,18 @@ class Gateway:
             outcome.model_used = route.model.id
             outcome.backend = route.backend.name
             outcome.latency_ms = (time.perf_counter() - started) * 1000
-            self.record(
-                request, route.model, outcome, started, route=route, cache=lookup.status, publish_later=True
-            )
+            try:
+                self.record(
+                    request,
+                    route.model,
+                    outcome,
+                    started,
+                    route=route,
+                    cache=lookup.status,
+                    publish_later=True,
+                )
+            finally:
+                self.unfinished -= 1
 
     def record(
         self,
@@ -234,9 +247,8 @@ class Gateway:
         publish_later: bool = False,
     ) -> None:
         """Queue the request's ledger row on the store's writer, which builds it there, off the
-        request's path (the row is in place before the answer goes out, so whoever reads the
-        ledger after an answer finds it). `publish_later` sends the `request.done` event on the
-        loop's next turn, after what this one sends."""
+        request's path. `publish_later` sends the `request.done` event on the loop's next turn,
+        after what this one sends."""
         d = self.daemon
         latency_ms = outcome.latency_ms
         if latency_ms is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -77,7 +78,11 @@ class RunningDaemon:
     def rows(
         self, sql: str = "SELECT * FROM requests ORDER BY ts", params: list[Any] | None = None
     ) -> list[dict[str, Any]]:
-        """Ledger rows, after the writer has caught up."""
+        """Ledger rows, once the requests being answered have queued theirs (a non-stream answer
+        goes out before its row is queued) and the writer has caught up."""
+        deadline = time.monotonic() + 10
+        while self.daemon.gateway.unfinished and time.monotonic() < deadline:
+            time.sleep(0.002)
         self.daemon.store.write_sync(lambda db: None)
         return list(self.daemon.store.db.query(sql, params or []))
 

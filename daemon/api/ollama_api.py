@@ -16,7 +16,13 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_core import to_json
 
-from roundhouse.daemon.api.common import FastJSONResponse, daemon_of, first_and_rest
+from roundhouse.daemon.api.common import (
+    FastJSONResponse,
+    daemon_of,
+    finish_after,
+    first_and_rest,
+    whole_answer,
+)
 from roundhouse.daemon.api.errors import ApiError
 from roundhouse.daemon.api.fast_lane import Lane, add_lane_routes
 from roundhouse.daemon.api.streaming import ByteStream
@@ -266,12 +272,10 @@ async def _respond(d: Daemon, chat: ChatRequest, shape: Shape) -> Response:
         return ByteStream(
             _ndjson(shape, model, first, rest, started), media_type=NDJSON, headers=exchange.headers
         )
-    chunks = [first] if first is not None else []
-    chunks += [c async for c in rest]
-    result = ChatResult.from_chunks(chunks)
+    result = ChatResult.from_chunks(await whole_answer(first, rest))
     body = _line(shape, model, result.content, result.tool_calls)
     body.update(_final_fields(result.usage, started, _done_reason(result.finish_reason)))
-    return FastJSONResponse(body, headers=exchange.headers)
+    return FastJSONResponse(body, headers=exchange.headers, background=finish_after(rest))
 
 
 async def _load_or_unload(d: Daemon, name: str, keep_alive: str | float | None, kind: str) -> JSONResponse:

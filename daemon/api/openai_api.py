@@ -13,7 +13,13 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_core import to_json
 
-from roundhouse.daemon.api.common import FastJSONResponse, daemon_of, first_and_rest
+from roundhouse.daemon.api.common import (
+    FastJSONResponse,
+    daemon_of,
+    finish_after,
+    first_and_rest,
+    whole_answer,
+)
 from roundhouse.daemon.api.errors import ApiError, error_body
 from roundhouse.daemon.api.fast_lane import Lane, add_lane_routes
 from roundhouse.daemon.api.streaming import ByteStream
@@ -185,7 +191,6 @@ async def _sse(
         status = exc.status if isinstance(exc, BackendError) else 503
         body = error_body("openai", status, str(exc), getattr(exc, "kind", "queue_full"))
         yield b"data: " + json.dumps(body).encode() + b"\n\n"
-    yield b"data: [DONE]\n\n"
 
 
 async def _respond(d: Daemon, chat: ChatRequest) -> Response:
@@ -197,10 +202,9 @@ async def _respond(d: Daemon, chat: ChatRequest) -> Response:
             _sse(chat, model, first, rest),
             media_type="text/event-stream",
             headers={**exchange.headers, "cache-control": "no-cache"},
+            last=b"data: [DONE]\n\n",
         )
-    chunks = [first] if first is not None else []
-    chunks += [c async for c in rest]
-    result = ChatResult.from_chunks(chunks)
+    result = ChatResult.from_chunks(await whole_answer(first, rest))
     created = int(chat.received_at)
     if chat.kind == "completion":
         body: dict[str, Any] = {
@@ -228,7 +232,7 @@ async def _respond(d: Daemon, chat: ChatRequest) -> Response:
             ],
             "usage": _usage_json(result.usage),
         }
-    return FastJSONResponse(body, headers=exchange.headers)
+    return FastJSONResponse(body, headers=exchange.headers, background=finish_after(rest))
 
 
 async def answer_chat(d: Daemon, body: ChatCompletionRequest, meta: dict[str, Any]) -> Response:

@@ -12,12 +12,37 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator, Mapping
 
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from roundhouse.daemon.api.common import with_headers
+
 
 class ByteStream(StreamingResponse):
+    def __init__(
+        self,
+        content: AsyncIterator[bytes],
+        *,
+        media_type: str,
+        headers: Mapping[str, str] | None = None,
+        last: bytes = b"",
+    ) -> None:
+        super().__init__(content, media_type=media_type, headers=headers)
+        # Sent with the end of the body, in one write with it (SSE's `data: [DONE]`).
+        self.last = last
+
+    def init_headers(self, headers: Mapping[str, str] | None = None) -> None:
+        media_type = self.media_type or ""
+        if media_type.startswith("text/") and "charset=" not in media_type.lower():
+            media_type += "; charset=" + self.charset  # as Starlette has it
+        raw = with_headers([(b"content-type", media_type.encode("latin-1"))], headers)
+        if raw is None:
+            super().init_headers(headers)
+        else:
+            self.raw_headers = raw
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         task = asyncio.current_task()
         assert task is not None
@@ -42,7 +67,7 @@ class ByteStream(StreamingResponse):
                 await send({"type": "http.response.body", "body": body, "more_body": True})
                 if watcher is None:  # after the first bytes: they are what the client waits for
                     watcher = asyncio.get_running_loop().create_task(watch())
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            await send({"type": "http.response.body", "body": self.last, "more_body": False})
         except asyncio.CancelledError:
             if not gone:
                 raise

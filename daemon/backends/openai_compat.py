@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
 from pydantic_core import from_json, to_json
@@ -127,14 +128,17 @@ class OpenAICompatBackend:
                     chunk.finish_reason = chunk.finish_reason or "stop"
                     yield chunk
                     return
-                async for raw in response.lines():
-                    line = raw.strip()
-                    if not line.startswith(b"data:"):
-                        continue
-                    data = line[5:].strip()
-                    if data == b"[DONE]":
-                        break
-                    yield chunk_from_openai(from_json(data), request.kind)
+                # Closed here rather than left to the loop's finalizer, which would cost every
+                # stream a task and a wake-up of its own when `[DONE]` ends the loop early.
+                async with aclosing(response.lines()) as lines:
+                    async for raw in lines:
+                        line = raw.strip()
+                        if not line.startswith(b"data:"):
+                            continue
+                        data = line[5:].strip()
+                        if data == b"[DONE]":
+                            break
+                        yield chunk_from_openai(from_json(data), request.kind)
         except UpstreamError as exc:
             raise self._unreachable(exc) from exc
 
