@@ -308,9 +308,13 @@ class PolicyRouter:
 
         kinds = self.detector.kinds_in(request.texts()) if settings.privacy.enabled else []
         sticky = self.sticky.is_sticky(request)
-        prompt = request.last_user_text() or request.text()
+        # A local model asked for by name: how hard the prompt is, what the budget allows and
+        # what is loaded cannot change where it goes, so none of them is looked up.
+        named_local = explicit is not None and explicit.local
+        prompt = ""
         verdict = None
-        if explicit is None or not explicit.local:
+        if not named_local:
+            prompt = request.last_user_text() or request.text()
             vector = await self._embed(prompt) if explicit is None else None
             verdict = self.classifier.classify(prompt, vector)
         models, measured, from_measurements, tiers = self._tier_plan(settings)
@@ -322,8 +326,8 @@ class PolicyRouter:
             sticky=sticky,
             verdict=verdict,
             tokens=estimate_tokens(request),
-            budget_block=self._budget_block(request.app),
-            loaded=await self._loaded_models(),
+            budget_block=None if named_local else self._budget_block(request.app),
+            loaded=frozenset() if named_local else await self._loaded_models(),
             unavailable=unavailable,
             cloud_healthy=cloud_healthy,
             leaders={tier: measured.leaders[tier] for tier in from_measurements},
@@ -354,7 +358,9 @@ class PolicyRouter:
                 fresh = self.sticky.remember(request)
                 if self.store is not None:
                     self.store.save_private_keys(fresh)
-            self._record(request, route, signals, elapsed_ms, prompt)
+            # Kept for the decision list on the loop's next turn, while the backend works: the
+            # request is on its way by then (a control request made later is served after it).
+            asyncio.get_running_loop().call_soon(self._record, request, route, signals, elapsed_ms, prompt)
         return route, signals, elapsed_ms
 
     def _target(self, model: ModelInfo) -> Target:
@@ -432,6 +438,7 @@ class PolicyRouter:
         self, request: ChatRequest, route: Route, signals: policy.Signals, ms: float, prompt: str
     ) -> None:
         # Kept as a tuple in Decision's field order: made a Decision only when someone reads it.
+        prompt = prompt or request.last_user_text() or request.text()
         self._decisions[request.request_id] = (
             request.request_id,
             request.received_at,
