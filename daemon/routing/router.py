@@ -34,7 +34,7 @@ _shipped_vectors: dict[str, dict[str, np.ndarray]] = {}
 
 
 _UNLISTED = ("gathered", "prompt")  # Decision fields the control API does not list as they are
-# Old decisions are let go in batches, after the request that went past the limit.
+# Old decisions are let go in batches, once the list is this far past its limit.
 TRIM_SLACK = 64
 
 
@@ -109,7 +109,6 @@ class PolicyRouter:
         self.sticky = StickyPrivacy()
         self._apply_settings(settings)
         self._decisions: dict[str, Decision | tuple[Any, ...]] = {}  # oldest first
-        self._trim_pending = False
         self._plan_cache: tuple[tuple[Any, ...], Any] | None = None
         self._loaded: frozenset[str] = frozenset()
         self._loaded_at = 0.0
@@ -311,7 +310,6 @@ class PolicyRouter:
         # A local model asked for by name: how hard the prompt is, what the budget allows and
         # what is loaded cannot change where it goes, so none of them is looked up.
         named_local = explicit is not None and explicit.local
-        prompt = ""
         verdict = None
         if not named_local:
             prompt = request.last_user_text() or request.text()
@@ -360,7 +358,7 @@ class PolicyRouter:
                     self.store.save_private_keys(fresh)
             # Kept for the decision list on the loop's next turn, while the backend works: the
             # request is on its way by then (a control request made later is served after it).
-            asyncio.get_running_loop().call_soon(self._record, request, route, signals, elapsed_ms, prompt)
+            asyncio.get_running_loop().call_soon(self._record, request, route, signals, elapsed_ms)
         return route, signals, elapsed_ms
 
     def _target(self, model: ModelInfo) -> Target:
@@ -434,11 +432,8 @@ class PolicyRouter:
         self._loaded_at = time.monotonic()
 
     # the record ----------------------------------------------------------------------------
-    def _record(
-        self, request: ChatRequest, route: Route, signals: policy.Signals, ms: float, prompt: str
-    ) -> None:
+    def _record(self, request: ChatRequest, route: Route, signals: policy.Signals, ms: float) -> None:
         # Kept as a tuple in Decision's field order: made a Decision only when someone reads it.
-        prompt = prompt or request.last_user_text() or request.text()
         self._decisions[request.request_id] = (
             request.request_id,
             request.received_at,
@@ -453,17 +448,14 @@ class PolicyRouter:
             [t.model.id for t in route.fallbacks],
             round(ms, 3),
             signals,
-            prompt,
+            request.last_user_text() or request.text(),
         )
-        if len(self._decisions) > self.settings.recent_decisions + TRIM_SLACK and not self._trim_pending:
-            self._trim_pending = True
-            try:
-                asyncio.get_running_loop().call_soon(self._trim_decisions)
-            except RuntimeError:  # no loop (a dry run from a test or a tool)
-                self._trim_decisions()
+        # This runs while the backend works (see `decide_with_signals`), so trimming here costs
+        # the request nothing.
+        if len(self._decisions) > self.settings.recent_decisions + TRIM_SLACK:
+            self._trim_decisions()
 
     def _trim_decisions(self) -> None:
-        self._trim_pending = False
         decisions = self._decisions
         for request_id in list(decisions)[: max(0, len(decisions) - self.settings.recent_decisions)]:
             del decisions[request_id]
