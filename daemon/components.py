@@ -24,6 +24,7 @@ class CacheLookup:
     chunks: list[ChatChunk] | None = None  # set on a hit
     kind: Literal["exact", "semantic"] | None = None
     entry_id: str | None = None
+    model: str | None = None  # on a hit, the model whose answer it replays
 
 
 class ResponseCache(Protocol):

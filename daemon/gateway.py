@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator, Coroutine
@@ -45,7 +46,14 @@ class Exchange:
     route: Route
     cache: CacheLookup
     chunks: AsyncIterator[ChatChunk]
-    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """How the request was routed, as response headers. Read them once the first chunk is
+        in: a fallback or a cascade's escalation has then named the model that answers."""
+        headers = route_headers(self.route, self.request.request_id)
+        headers["x-roundhouse-cache"] = self.cache.status
+        return headers
 
 
 @dataclass
@@ -74,6 +82,11 @@ def route_headers(route: Route, request_id: str) -> dict[str, str]:
     }
 
 
+def _fell_back(route: Route, target: Target, error: BackendError | None) -> None:
+    route.reasons.append(f"fell back to {target.model.id} after: {error}")
+    route.target = target
+
+
 class Gateway:
     def __init__(self, daemon: Daemon) -> None:
         self.daemon = daemon
@@ -94,20 +107,27 @@ class Gateway:
         lookup = await d.cache.lookup(request, route)
         outcome = Outcome(model_used=route.model.id, backend=route.backend.name)
         if lookup.status == "hit" and lookup.chunks is not None:
+            if lookup.model is not None and lookup.model != route.model.id:
+                route = self._answered_by(route, lookup.model)
             source: AsyncIterator[ChatChunk] = _replay(lookup.chunks)
         elif route.cascade and route.fallbacks:
             source = d.flights.run(lookup.key, lambda: self._cascade(request, route, lookup, outcome))
         else:
             source = d.flights.run(lookup.key, lambda: self._execute(request, route, lookup))
-        headers = route_headers(route, request.request_id)
-        headers["x-roundhouse-cache"] = lookup.status
         return Exchange(
             request=request,
             route=route,
             cache=lookup,
             chunks=self._account(request, route, lookup, source, outcome),
-            headers=headers,
         )
+
+    def _answered_by(self, route: Route, model: str) -> Route:
+        """The route of a cached answer that another model gave (after a fallback or a
+        cascade's escalation), so that the response and the ledger name that model. A copy:
+        the decision list keeps what was decided."""
+        reasons = [*route.reasons, f"an earlier answer of {model}, from the cache"]
+        target = self.daemon.catalog.resolve(model)
+        return dataclasses.replace(route, target=target or route.target, reasons=reasons)
 
     async def _cascade(
         self, request: ChatRequest, route: Route, lookup: CacheLookup, outcome: Outcome
@@ -131,6 +151,8 @@ class Gateway:
             lambda: self._execute(request, escalation, lookup, store=False),
             decided,
         ):
+            if not answer and outcome.cascade != "kept":
+                route.target = escalation.target  # the escalation may have fallen back in turn
             answer.append(chunk)
             yield chunk
         await self.daemon.cache.store(request, route, lookup, answer)
@@ -155,6 +177,8 @@ class Gateway:
                     d.scheduler.slot(target.backend.name, request.priority),
                 ):
                     async for chunk in target.backend.chat(request, target.model):
+                        if not produced and index > 0:
+                            _fell_back(route, target, last_error)  # before the client sees a byte
                         produced.append(chunk)
                         yield chunk
             except BackendError as exc:
@@ -172,9 +196,8 @@ class Gateway:
                 continue
             if policy is not None:
                 policy.report_success(target)
-            if index > 0:
-                route.reasons.append(f"fell back to {target.model.id} after: {last_error}")
-                route.target = target
+            if index > 0 and route.target is not target:  # it answered without a chunk
+                _fell_back(route, target, last_error)
             if store:
                 await d.cache.store(request, route, lookup, produced)
             if not target.model.local:

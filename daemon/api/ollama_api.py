@@ -266,8 +266,8 @@ async def _ndjson(
 async def _respond(d: Daemon, chat: ChatRequest, shape: Shape) -> Response:
     started = time.perf_counter()
     exchange = await d.gateway.open(chat)
-    model = exchange.route.model.id
     first, rest = await first_and_rest(exchange.chunks)
+    model = exchange.route.model.id  # after the first chunk: a fallback names its model by then
     if chat.stream:
         return ByteStream(
             _ndjson(shape, model, first, rest, started), media_type=NDJSON, headers=exchange.headers

@@ -202,8 +202,8 @@ async def _sse(
 
 async def _respond(d: Daemon, chat: ChatRequest) -> Response:
     exchange = await d.gateway.open(chat)
-    model = exchange.route.model.id
     first, rest = await first_and_rest(exchange.chunks)
+    model = exchange.route.model.id  # after the first chunk: a fallback names its model by then
     if chat.stream:
         return ByteStream(
             _sse(chat, model, first, rest),

@@ -145,7 +145,10 @@ class Cache:
         if entry is not None:
             self._counters.exact_hits += 1
             self._mark_served(request.request_id, entry, now)
-            return CacheLookup(status="hit", key=key, chunks=entry.replay(), kind="exact", entry_id=entry.key)
+            chunks = entry.replay()
+            return CacheLookup(
+                status="hit", key=key, chunks=chunks, kind="exact", entry_id=entry.key, model=entry.model
+            )
         if self.semantic_enabled:
             match = await self._semantic_lookup(request, route, key, now)
             if match is not None:
@@ -153,7 +156,12 @@ class Cache:
                 self._mark_served(request.request_id, match.entry, now)
                 chunks = match.entry.replay()
                 return CacheLookup(
-                    status="hit", key=key, chunks=chunks, kind="semantic", entry_id=match.entry.key
+                    status="hit",
+                    key=key,
+                    chunks=chunks,
+                    kind="semantic",
+                    entry_id=match.entry.key,
+                    model=match.entry.model,
                 )
         self._counters.misses += 1
         return CacheLookup(status="miss", key=key)

@@ -24,6 +24,12 @@ HARD = (
     "partitioning, failure modes, reconciliation, PCI compliance, observability, a migration plan from "
     "our monolith, cost estimates, and a detailed rollout roadmap with the risks of each phase."
 )
+BORDERLINE = (
+    "Design a distributed consensus protocol for a key-value store and compare it to Raft and Paxos "
+    "in detail.",
+    "Plan the architecture, cost estimates and phased rollout for moving a large analytics platform "
+    "to the cloud.",
+)
 SECRETS = {
     "openai key": "sk-proj-Xq3vB8nR2kLm9PzT4wY7cJ5hG1dF6sA0eU8iO2",
     "email": "maria.garcia84@gmail.com",
@@ -63,6 +69,23 @@ def start(start_daemon: Callable[..., RunningDaemon], cloud: OpenAIStandin, **se
 def model_of(response: httpx.Response) -> str:
     assert response.status_code == 200, response.text
     return response.headers["x-roundhouse-route-model"]
+
+
+def answer_of(response: httpx.Response, stream: bool) -> tuple[set[str], str]:
+    """The models an answer's chunks name (SSE, NDJSON or one JSON body), and its text."""
+    if stream:
+        lines = [line.removeprefix("data: ") for line in response.text.splitlines() if line.strip()]
+        chunks = [json.loads(line) for line in lines if line != "[DONE]"]
+    else:
+        chunks = [response.json()]
+    text = ""
+    for chunk in chunks:
+        if "choices" in chunk:
+            choice = chunk["choices"][0]
+            text += (choice.get("delta") or choice.get("message") or {}).get("content") or ""
+        else:
+            text += chunk["message"]["content"]
+    return {chunk["model"] for chunk in chunks}, text
 
 
 def chat(
@@ -156,13 +179,63 @@ def test_fallback_never_carries_a_private_prompt_to_the_cloud(
         assert len(ollama.failures) < 6, "the local model was tried"
         assert openai_standin.requests == [], "the private prompt fell back to the cloud"
 
-        ollama.failures[:] = [(503, "overloaded")] * 6
-        public = chat(rh, "openai", "auto", "Explain what a mutex is.", False)
-        assert public.status_code == 200, public.text
-        assert model_of(public) == "ollama/qwen2.5-coder:7b"
-        assert len(openai_standin.requests) == 1, "a non-private prompt may fall back to the cloud"
+        # A prompt without private data may fall back to the cloud, and every answer says so:
+        # the route headers, the body's model and the ledger name the model that answered.
+        cases = [("openai", False), ("openai", True), ("ollama", False), ("ollama", True)]
+        for number, (dialect, stream) in enumerate(cases):
+            ollama.failures[:] = [(503, "overloaded")] * 6
+            # A prompt of its own each time, so that none is answered from the cache.
+            public = chat(rh, dialect, "auto", f"Explain what a mutex is ({number}).", stream)
+            assert model_of(public) == CLOUD_MODEL, (dialect, stream)
+            assert "fell back to cloudy/gpt-4o" in public.headers["x-roundhouse-route-reasons"]
+            assert answer_of(public, stream) == ({CLOUD_MODEL}, "Cloud stand-in answer."), (dialect, stream)
+        assert len(openai_standin.requests) == 4
         row = rh.rows("SELECT model_used, route_json FROM requests ORDER BY ts DESC LIMIT 1")[0]
         assert row["model_used"] == CLOUD_MODEL and "fell back" in row["route_json"]
+
+
+class RefusingOllama(OllamaStandin):
+    def reply_text(self, prompt: str) -> str:
+        return "I'm sorry, but I can't help with that."
+
+
+def test_an_escalated_cascade_names_the_cloud_model_that_answered(
+    start_daemon: Callable[..., RunningDaemon], openai_standin: OpenAIStandin
+) -> None:
+    with RefusingOllama(models=[FakeModel("qwen2.5-coder:7b", parameter_size="7B")]) as ollama:
+        rh = start(
+            start_daemon,
+            openai_standin,
+            embedded={"enabled": False},
+            ollama={"hosts": [ollama.url], "discover_local": False},
+            routing={"cascade": {"enabled": True}},
+        )
+        # Two prompts the classifier sends to the cloud by a narrow margin (0.16 and 0.09).
+        prompts = {False: BORDERLINE[0], True: BORDERLINE[1]}
+        for stream, prompt in prompts.items():
+            response = chat(rh, "openai", "auto", prompt, stream, max_tokens=32)
+            assert model_of(response) == CLOUD_MODEL, stream
+            reasons = response.headers["x-roundhouse-route-reasons"]
+            assert "answering locally first" in reasons and "cascade escalated" in reasons
+            assert answer_of(response, stream) == ({CLOUD_MODEL}, "Cloud stand-in answer.")
+        asked_locally = [b["messages"][-1]["content"] for b in ollama.bodies("/api/chat")]
+        assert asked_locally == list(prompts.values()), "the local model answers first"
+
+        # The escalated answer is cached; replayed, it still names the model that gave it.
+        again = chat(rh, "openai", "auto", BORDERLINE[0], True, max_tokens=32)
+        assert again.headers["x-roundhouse-cache"] == "hit"
+        assert model_of(again) == CLOUD_MODEL
+        assert "an earlier answer of cloudy/gpt-4o" in again.headers["x-roundhouse-route-reasons"]
+        assert answer_of(again, True) == ({CLOUD_MODEL}, "Cloud stand-in answer.")
+        assert len(openai_standin.requests) == 2 and len(ollama.bodies("/api/chat")) == 2
+
+        rows = rh.rows("SELECT model_used, cascade, cache FROM requests ORDER BY ts")
+        assert [(r["model_used"], r["cache"]) for r in rows] == [
+            (CLOUD_MODEL, "miss"),
+            (CLOUD_MODEL, "miss"),
+            (CLOUD_MODEL, "hit"),
+        ]
+        assert all(r["cascade"].startswith("escalated: the local model refused") for r in rows[:2])
 
 
 async def test_retries_with_backoff_before_any_output(ollama_standin: OllamaStandin) -> None:
