@@ -66,6 +66,14 @@ def start(start_daemon: Callable[..., RunningDaemon], cloud: OpenAIStandin, **se
     return rh
 
 
+def start_beside(
+    start_daemon: Callable[..., RunningDaemon], cloud: OpenAIStandin, ollama: OllamaStandin, **settings: Any
+) -> RunningDaemon:
+    """A daemon whose local models are the Ollama stand-in's (no embedded model)."""
+    local = {"embedded": {"enabled": False}, "ollama": {"hosts": [ollama.url], "discover_local": False}}
+    return start(start_daemon, cloud, **local, **settings)
+
+
 def model_of(response: httpx.Response) -> str:
     assert response.status_code == 200, response.text
     return response.headers["x-roundhouse-route-model"]
@@ -166,13 +174,8 @@ def test_fallback_never_carries_a_private_prompt_to_the_cloud(
     start_daemon: Callable[..., RunningDaemon], openai_standin: OpenAIStandin
 ) -> None:
     with OllamaStandin(models=[FakeModel("qwen2.5-coder:7b", parameter_size="7B")]) as ollama:
-        rh = start(
-            start_daemon,
-            openai_standin,
-            embedded={"enabled": False},
-            ollama={"hosts": [ollama.url], "discover_local": False},
-            routing={"retries": 1, "backoff_s": 0.01, "failures_before_cooldown": 100},
-        )
+        quick_retries = {"retries": 1, "backoff_s": 0.01, "failures_before_cooldown": 100}
+        rh = start_beside(start_daemon, openai_standin, ollama, routing=quick_retries)
         ollama.failures.extend([(503, "overloaded")] * 6)
         private = chat(rh, "openai", "auto", f"Explain this config: {SECRETS['db password']}", False)
         assert private.status_code >= 500, private.text
@@ -203,13 +206,7 @@ def test_an_escalated_cascade_names_the_cloud_model_that_answered(
     start_daemon: Callable[..., RunningDaemon], openai_standin: OpenAIStandin
 ) -> None:
     with RefusingOllama(models=[FakeModel("qwen2.5-coder:7b", parameter_size="7B")]) as ollama:
-        rh = start(
-            start_daemon,
-            openai_standin,
-            embedded={"enabled": False},
-            ollama={"hosts": [ollama.url], "discover_local": False},
-            routing={"cascade": {"enabled": True}},
-        )
+        rh = start_beside(start_daemon, openai_standin, ollama, routing={"cascade": {"enabled": True}})
         # Two prompts the classifier sends to the cloud by a narrow margin (0.16 and 0.09).
         prompts = {False: BORDERLINE[0], True: BORDERLINE[1]}
         for stream, prompt in prompts.items():
