@@ -14,7 +14,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import sqlite_utils
@@ -144,25 +144,12 @@ class Cache:
         entry = self._live(key, now)
         if entry is not None:
             self._counters.exact_hits += 1
-            self._mark_served(request.request_id, entry, now)
-            chunks = entry.replay()
-            return CacheLookup(
-                status="hit", key=key, chunks=chunks, kind="exact", entry_id=entry.key, model=entry.model
-            )
+            return self._hit(request, key, entry, "exact", now)
         if self.semantic_enabled:
             match = await self._semantic_lookup(request, route, key, now)
             if match is not None:
                 self._counters.semantic_hits += 1
-                self._mark_served(request.request_id, match.entry, now)
-                chunks = match.entry.replay()
-                return CacheLookup(
-                    status="hit",
-                    key=key,
-                    chunks=chunks,
-                    kind="semantic",
-                    entry_id=match.entry.key,
-                    model=match.entry.model,
-                )
+                return self._hit(request, key, match.entry, "semantic", now)
         self._counters.misses += 1
         return CacheLookup(status="miss", key=key)
 
@@ -280,6 +267,14 @@ class Cache:
                 self._store.submit(records.delete([key]))
             return None
         return entry
+
+    def _hit(
+        self, request: ChatRequest, key: str, entry: Entry, kind: Literal["exact", "semantic"], now: float
+    ) -> CacheLookup:
+        self._mark_served(request.request_id, entry, now)
+        return CacheLookup(
+            status="hit", key=key, chunks=entry.replay(), kind=kind, entry_id=entry.key, model=entry.model
+        )
 
     def _mark_served(self, request_id: str, entry: Entry, now: float) -> None:
         entry.hits += 1
