@@ -1,6 +1,11 @@
-"""Semantic cache quality and speed on published paraphrase sets.
+"""Semantic cache quality and speed on published paraphrase sets, and near misses held out.
 
     .venv/bin/python bench/cache_eval.py /work/shared/data/semantic-cache [--limit N]
+
+First the held-out near misses of bench/data (built by bench/cache_pairs.py, never tuned on):
+one question cached, an edited one asked, false hits by category for the guards of the
+previous build (bench/baselines/cache_guards_v1.py) beside today's, and the held-out Quora
+duplicates that still hit.
 
 For each set: insert the originals, ask the paraphrases, and count hits and strict
 precision (a hit on a different original is wrong) per threshold, with the embedding
@@ -23,18 +28,24 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from baselines import cache_guards_v1
 
+from roundhouse.daemon.cache import guards
 from roundhouse.daemon.cache.embedder import Embedder
 from roundhouse.daemon.cache.keys import semantic_query
-from roundhouse.daemon.cache.service import Cache
+from roundhouse.daemon.cache.service import Cache, NearMissGuard
 from roundhouse.daemon.cache.settings import CacheSettings
 from roundhouse.daemon.models import ChatChunk, ChatRequest, ModelInfo
 from roundhouse.daemon.routing.route import Route, Target
 
+PAIRS = Path(__file__).resolve().parent / "data"
+GUARDS: dict[str, NearMissGuard] = {"previous guards (v1)": cache_guards_v1, "today's guards": guards}
+GOAL_NEAR_MISS = 0.01
 GPTCACHE_PUBLISHED = {0.95: (0.94, 0.45), 0.9: (0.91, 0.88)}  # threshold → (precision, hit rate)
 THRESHOLDS = [0.80, 0.84, 0.86, 0.88, 0.90, 0.95]
 GOAL_PRECISION, GOAL_HITS, GOAL_P50_MS, GOAL_EXACT_P50_MS = 0.97, 0.60, 15.0, 1.0
@@ -127,6 +138,60 @@ def threshold_only(matrix: np.ndarray, queries: np.ndarray, truth: list[int], th
     return score
 
 
+def read_rows(path: Path) -> list[dict[str, str]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+async def one_to_one(
+    rows: list[dict[str, str]], embedder: Embedder, cache_dir: Path, guard: NearMissGuard
+) -> list[bool]:
+    """For each row, whether the asked prompt is served the cached prompt's answer. Each pair has
+    its own scope, so a row is judged alone (by threshold, guards and trust, as in a lookup)."""
+    cached = embed_all(embedder, [r["cached"] for r in rows], cache_dir)
+    asked = embed_all(embedder, [r["asked"] for r in rows], cache_dir)
+    cache = Cache(CacheSettings(max_entries=len(rows) + 10), embedder=embedder, guard=guard)
+    served: list[bool] = []
+    for i, (row, c, a) in enumerate(zip(rows, cached, asked, strict=True)):
+        chunks = [ChatChunk(content=f"answer {i}", finish_reason="stop")]
+        await cache.put(
+            f"pair-{i}", ROUTE.model.id, chunks, probe=Cache.probe_for(row["cached"], str(i), c, guard)
+        )
+        served.append(cache.match(Cache.probe_for(row["asked"], str(i), a, guard)) is not None)
+    return served
+
+
+async def near_miss_report(embedder: Embedder, cache_dir: Path, pairs: Path) -> float:
+    near = read_rows(pairs / "cache_near_miss_heldout.jsonl")
+    para = read_rows(pairs / "cache_paraphrase_heldout.jsonl")
+    categories = sorted({r["category"] for r in near})
+    sources = Counter("template" if r["source"] == "template" else r["source"].split(":")[0] for r in near)
+    print(
+        f"\n== held-out near misses: {len(near)} pairs "
+        f"({', '.join(f'{n} {s}' for s, n in sources.items())}); "
+        f"held-out paraphrases: {len(para)} Quora duplicates"
+    )
+    embedding = embed_all(embedder, [r["cached"] for r in near], cache_dir) * embed_all(
+        embedder, [r["asked"] for r in near], cache_dir
+    )
+    alike = np.sum(embedding, axis=1) >= CacheSettings().semantic.threshold
+    print(f"   embedding alone would serve {alike.mean():.1%} of the near misses at the default threshold")
+    print(f"   {'category':>10}  {'pairs':>5}  " + "  ".join(f"{name:>22}" for name in GUARDS))
+    results = {name: await one_to_one(near, embedder, cache_dir, guard) for name, guard in GUARDS.items()}
+    for category in [*categories, "all"]:
+        picked = [i for i, r in enumerate(near) if category in ("all", r["category"])]
+        cells = []
+        for name in GUARDS:
+            wrong = sum(results[name][i] for i in picked)
+            cells.append(f"{wrong:>4} false hits {wrong / len(picked):>5.1%}")
+        print(f"   {category:>10}  {len(picked):>5}  " + "  ".join(f"{c:>22}" for c in cells))
+    para_cells = []
+    for guard in GUARDS.values():
+        hits = await one_to_one(para, embedder, cache_dir, guard)
+        para_cells.append(f"{sum(hits):>4} hits {sum(hits) / len(para):>9.1%}")
+    print(f"   {'paraphrase':>10}  {len(para):>5}  " + "  ".join(f"{c:>22}" for c in para_cells))
+    return sum(results["today's guards"]) / len(near)
+
+
 async def evaluate(
     pair_set: PairSet,
     embedder: Embedder,
@@ -134,9 +199,11 @@ async def evaluate(
     timed_lookups: int,
     show_wrong: int,
     timing_entries: int = 0,
+    guard: NearMissGuard = guards,
+    label: str = "",
 ) -> dict[str, object]:
     print(
-        f"\n== {pair_set.name}: {len(pair_set.queries)} paraphrases asked, "
+        f"\n== {pair_set.name}{label}: {len(pair_set.queries)} paraphrases asked, "
         f"{len(pair_set.originals)} originals cached"
     )
     started = time.perf_counter()
@@ -146,7 +213,7 @@ async def evaluate(
     truth = [t for _, t in pair_set.queries]
 
     settings = CacheSettings(max_entries=max(len(pair_set.originals), timing_entries) + 10)
-    cache = Cache(settings, embedder=embedder)
+    cache = Cache(settings, embedder=embedder, guard=guard)
     scope = semantic_query(request_for("x"), ROUTE, 10_000)
     assert scope is not None
     key_of: dict[str, int] = {}
@@ -154,9 +221,9 @@ async def evaluate(
         key = hashlib.sha256(f"{pair_set.name}:{i}".encode()).hexdigest()
         key_of[key] = i
         chunks = [ChatChunk(content=f"answer {i}", finish_reason="stop")]
-        await cache.put(key, ROUTE.model.id, chunks, probe=Cache.probe_for(text, scope.scope, vector))
+        await cache.put(key, ROUTE.model.id, chunks, probe=Cache.probe_for(text, scope.scope, vector, guard))
     probes = [
-        Cache.probe_for(text, scope.scope, vector)
+        Cache.probe_for(text, scope.scope, vector, guard)
         for (text, _), vector in zip(pair_set.queries, query_vectors, strict=True)
     ]
 
@@ -196,7 +263,7 @@ async def evaluate(
     for i, (text, vector) in enumerate(zip(padding, embed_all(embedder, padding, cache_dir), strict=True)):
         key = hashlib.sha256(f"{pair_set.name}:padding:{i}".encode()).hexdigest()
         chunks = [ChatChunk(content=f"padding {i}", finish_reason="stop")]
-        await cache.put(key, ROUTE.model.id, chunks, probe=Cache.probe_for(text, scope.scope, vector))
+        await cache.put(key, ROUTE.model.id, chunks, probe=Cache.probe_for(text, scope.scope, vector, guard))
     entries = cache.stats()["entries"]
     rng = random.Random(5)
     picked = rng.sample(range(len(pair_set.queries)), min(timed_lookups, len(pair_set.queries)))
@@ -344,6 +411,9 @@ async def main() -> int:
     )
     parser.add_argument("--show-wrong", type=int, default=8)
     parser.add_argument(
+        "--pairs", type=Path, default=PAIRS, help="folder of the near-miss and paraphrase sets"
+    )
+    parser.add_argument(
         "--embedding-cache", type=Path, default=Path(tempfile.gettempdir()) / "roundhouse-bench-emb"
     )
     args = parser.parse_args()
@@ -354,6 +424,16 @@ async def main() -> int:
     gpt = load_set(args.data / "gptcache_mock_pairs.json", "gptcache", None)
     quora = load_set(
         args.data / "quora_duplicate_pairs.json.gz", "quora", args.limit, args.quora_queries or None
+    )
+    near_miss_rate = await near_miss_report(embedder, args.embedding_cache, args.pairs)
+    gpt_v1 = await evaluate(
+        gpt,
+        embedder,
+        args.embedding_cache,
+        args.timed,
+        0,
+        guard=cache_guards_v1,
+        label=" (previous guards, v1)",
     )
     gpt_result = await evaluate(gpt, embedder, args.embedding_cache, args.timed, args.show_wrong)
     quora_result = await evaluate(
@@ -369,6 +449,16 @@ async def main() -> int:
     assert isinstance(g, Score)
     ok_quality = g.precision >= GOAL_PRECISION and g.hit_rate >= GOAL_HITS
     print("\ngoals")
+    print(
+        f"  held-out near misses served: {near_miss_rate:.1%} (goal ≤ {GOAL_NEAR_MISS:.0%}): "
+        f"{'met' if near_miss_rate <= GOAL_NEAR_MISS else 'missed'}"
+    )
+    v1 = gpt_v1["default"]
+    assert isinstance(v1, Score)
+    print(
+        f"  999 pairs with the previous guards (v1): {v1.precision:.1%} strict precision "
+        f"at {v1.hit_rate:.1%} hits"
+    )
     print(
         f"  999 pairs: {g.precision:.1%} strict precision at {g.hit_rate:.1%} hits "
         f"(goal ≥ {GOAL_PRECISION:.0%} at ≥ {GOAL_HITS:.0%}): {'met' if ok_quality else 'missed'}"

@@ -1,6 +1,10 @@
 """Routing evaluation: tier accuracy, privacy recall and false positives, decision latency.
 
-    .venv/bin/python bench/routing_eval.py
+    .venv/bin/python bench/routing_eval.py [--privacy-only]
+
+Privacy first: recall and false positives by category on the held-out sets of
+bench/privacy_data.py, beside a regex-only and a Presidio-only baseline, and the masking round
+trip (bench/privacy_eval.py). `--privacy-only` stops there.
 
 The evaluation set (tests/data/routing_eval.jsonl) is kept apart from the training examples
 (resources/routing/examples.jsonl). Latency is measured through the real router on a
@@ -58,6 +62,14 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def main() -> int:
+    sys.path.insert(0, str(ROOT / "bench"))
+    from privacy_eval import report  # type: ignore[import-not-found]
+
+    for split in ("heldout2", "heldout"):
+        lines, _results = report(split)
+        print("\n".join(lines))
+    if "--privacy-only" in sys.argv:
+        return 0
     from roundhouse.daemon.backends.catalog import Catalog
     from roundhouse.daemon.cache.embedder import Embedder
     from roundhouse.daemon.models import ChatRequest, ModelInfo

@@ -135,6 +135,12 @@ class Daemon:
                 result = start()
                 if inspect.isawaitable(result):
                     await result
+        if not self.embedder.loaded:
+            # Ready means ready: the first request that embeds must not wait on the model's load.
+            try:
+                await asyncio.to_thread(self.embedder.encode, ["warm-up"])
+            except Exception:
+                log.exception("the embedder could not be loaded; requests will try again")
         # What start-up made lives as long as the daemon: moved out of the collector's sight, a
         # full collection no longer walks hundreds of thousands of module objects mid-request.
         gc.freeze()

@@ -10,9 +10,13 @@ import logging
 import logging.handlers
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from roundhouse.daemon import __version__
+from roundhouse.daemon.startup_errors import StartupError
+
+if TYPE_CHECKING:
+    from roundhouse.daemon.config import ServerSettings
 
 
 def _setup_logging(level: str, log_file: str | None) -> None:
@@ -29,17 +33,47 @@ def _setup_logging(level: str, log_file: str | None) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
-def server_options() -> dict[str, Any]:
+def server_options(server: ServerSettings | None = None) -> dict[str, Any]:
     """uvicorn settings of the daemon's HTTP server (the tests serve the daemon with them too)."""
-    try:
-        from roundhouse.daemon.api.http_protocol import HeadWithBodyProtocol
+    from roundhouse.daemon.config import ServerSettings
 
-        http: Any = HeadWithBodyProtocol
-    except ImportError:  # uvicorn without httptools: its default protocol
+    server = server or ServerSettings()
+    try:
+        from roundhouse.daemon.api.connection_limits import ConnectionLimits, limited_protocol
+
+        http: Any = limited_protocol(
+            ConnectionLimits(
+                header_timeout_s=server.header_timeout_s,
+                body_timeout_s=server.body_timeout_s,
+                max_header_bytes=server.max_header_bytes,
+                max_connections=server.max_connections,
+                max_connections_per_peer=server.max_connections_per_peer,
+            )
+        )
+    except ImportError:  # uvicorn without httptools: its default protocol, with what it can limit
         http = "auto"
     # No proxy headers: the guard judges the socket's peer, and nothing in front of a local
     # daemon may claim another address through X-Forwarded-For.
-    return {"http": http, "proxy_headers": False, "server_header": False}
+    return {
+        "http": http,
+        "proxy_headers": False,
+        "server_header": False,
+        "h11_max_incomplete_event_size": server.max_header_bytes,
+        # uvicorn's own cap, for its h11 protocol (the protocol above refuses earlier).
+        "limit_concurrency": server.max_connections + 1,
+    }
+
+
+def _raise_open_files_limit() -> None:
+    """Let the connection caps, not the descriptor limit, decide when connections are refused."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard == resource.RLIM_INFINITY or hard > soft:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
+    except (ImportError, ValueError, OSError):  # Windows, or a limit this process may not raise
+        pass
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -47,7 +81,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from roundhouse.daemon.api.server import create_app
     from roundhouse.daemon.app import Daemon
-    from roundhouse.daemon.config import load_settings
+    from roundhouse.daemon.config import load_checked_settings as load_settings
 
     settings = load_settings()
     if args.host:
@@ -55,11 +89,19 @@ def _serve(args: argparse.Namespace) -> int:
     if args.port:
         settings.server.port = args.port
     _setup_logging(settings.log_level, args.log_file)
+    _raise_open_files_limit()
     if not settings.loopback_only:
         logging.getLogger("roundhouse").warning(
-            "listening on %s: every request needs an app token", settings.server.host
+            "listening on %s: every request needs a token, and control calls an admin token",
+            settings.server.host,
         )
     daemon = Daemon(settings)
+    if not settings.loopback_only:
+        from roundhouse.daemon.config import tray_token_file
+        from roundhouse.daemon.tokens import ensure_tray_token
+
+        # Exposed, a control call needs an admin token: the tray on this machine reads this one.
+        ensure_tray_token(daemon.tokens, tray_token_file())
     app = create_app(daemon)
     config = uvicorn.Config(
         app,
@@ -69,7 +111,7 @@ def _serve(args: argparse.Namespace) -> int:
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=10,
-        **server_options(),
+        **server_options(settings.server),
     )
     print(f"Roundhouse {__version__} on {settings.base_url}", file=sys.stderr, flush=True)
     server = uvicorn.Server(config)
@@ -97,18 +139,19 @@ def _token(args: argparse.Namespace) -> int:
         tokens = Tokens(store)
         if args.token_command == "create":
             try:
-                token = tokens.create(args.name)
+                token = tokens.create(args.name, args.scope)
             except ValueError as exc:
                 print(f"error: {exc}", file=sys.stderr)
                 return 2
             print(token)
             print(
-                f"Token for app '{args.name}'. It is shown once; send it as 'Authorization: Bearer <token>'.",
+                f"{args.scope.title()} token for '{args.name}'. It is shown once; "
+                "send it as 'Authorization: Bearer <token>'.",
                 file=sys.stderr,
             )
         elif args.token_command == "list":
             for row in tokens.list():
-                print(f"{row['name']}\t{row['hint']}")
+                print(f"{row['name']}\t{row['scope']}\t{row['hint']}")
         elif args.token_command == "revoke":
             if not tokens.revoke(args.name):
                 print(f"error: no token for app '{args.name}'", file=sys.stderr)
@@ -157,7 +200,7 @@ def _keys(args: argparse.Namespace) -> int:
 
 def _route(args: argparse.Namespace) -> int:
     from roundhouse.daemon.app import Daemon
-    from roundhouse.daemon.config import load_settings
+    from roundhouse.daemon.config import load_checked_settings as load_settings
     from roundhouse.daemon.routing.explain import explain_prompt
 
     async def run() -> dict[str, Any]:
@@ -195,8 +238,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     token = sub.add_parser("token", help="app tokens")
     token_sub = token.add_subparsers(dest="token_command", required=True)
-    token_sub.add_parser("create", help="create a token for an app and print it").add_argument("name")
-    token_sub.add_parser("list", help="list apps with tokens")
+    create = token_sub.add_parser("create", help="create a token for an app and print it")
+    create.add_argument("name")
+    create.add_argument(
+        "--scope",
+        choices=("app", "admin"),
+        default="app",
+        help="app: inference and its own ledger rows (default); admin: the whole control API",
+    )
+    token_sub.add_parser("list", help="list apps with tokens: name, scope, last four characters")
     token_sub.add_parser("revoke", help="revoke an app's token").add_argument("name")
 
     keys = sub.add_parser("keys", help="cloud API keys in the OS keyring")
@@ -224,7 +274,11 @@ def main(argv: list[str] | None = None) -> int:
     if command == "serve" and args.command is None:
         args = parser.parse_args(["serve", *(argv if argv is not None else sys.argv[1:])])
     handlers = {"serve": _serve, "token": _token, "keys": _keys, "route": _route, "config": _config}
-    return handlers[command](args)
+    try:
+        return handlers[command](args)
+    except StartupError as exc:
+        print(f"roundhoused: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -47,6 +47,11 @@ class QueueFull(Exception):
 class Scheduler(Protocol):
     def slot(self, backend: str, priority: Priority) -> AbstractAsyncContextManager[None]: ...
 
+    @property
+    def background_paused(self) -> bool:
+        """True while interactive work holds background (agent) work back."""
+        ...
+
 
 class SingleFlight(Protocol):
     def run(self, key: str | None, start: Callable[[], AsyncIterator[ChatChunk]]) -> AsyncIterator[ChatChunk]:
@@ -100,6 +105,10 @@ class NoQueue:
 
     def slot(self, backend: str, priority: Priority) -> AbstractAsyncContextManager[None]:
         return self._slot()
+
+    @property
+    def background_paused(self) -> bool:
+        return False
 
 
 class NoSingleFlight:

@@ -8,11 +8,14 @@ Nested values use a double underscore: `ROUNDHOUSE_SERVER__PORT=9000`.
 from __future__ import annotations
 
 import os
+import re
+import tomllib
+import typing
 from pathlib import Path
 from typing import Any
 
 import platformdirs
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -22,11 +25,13 @@ from pydantic_settings import (
 
 from roundhouse.daemon.agents.settings import AgentsSettings
 from roundhouse.daemon.cache.settings import CacheSettings
+from roundhouse.daemon.limits import LimitsSettings
 from roundhouse.daemon.memory.settings import MemorySettings
 from roundhouse.daemon.residency.settings import ResidencySettings
 from roundhouse.daemon.routing.settings import RoutingSettings
 from roundhouse.daemon.scheduling.settings import SchedulingSettings
 from roundhouse.daemon.spend.settings import SpendSettings
+from roundhouse.daemon.startup_errors import StartupError
 
 APP_NAME = "roundhouse"
 # Free of Ollama 11434, LM Studio 1234, Jan 1337, LiteLLM 4000 and Open WebUI 8080.
@@ -58,6 +63,11 @@ def config_file() -> Path:
     return config_dir() / "config.toml"
 
 
+def tray_token_file() -> Path:
+    """The admin token of the tray on this machine, written when the daemon listens beyond loopback."""
+    return data_dir() / "tray-admin.token"
+
+
 class ServerSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=DEFAULT_PORT, ge=1, le=65535)
@@ -66,6 +76,13 @@ class ServerSettings(BaseModel):
     allowed_hosts: list[str] = Field(default_factory=list)
     # Browser origins allowed to call the API (Open WebUI talks server-to-server, so none by default).
     allowed_origins: list[str] = Field(default_factory=list)
+    # Checked per connection before any token: a client that is slow to send its request, or
+    # sends a huge head, or opens many connections, is cut off without costing the others.
+    header_timeout_s: float = Field(default=10.0, gt=0)
+    body_timeout_s: float = Field(default=60.0, gt=0)
+    max_header_bytes: int = Field(default=64 * 1024, ge=1024)
+    max_connections: int = Field(default=512, ge=1)
+    max_connections_per_peer: int = Field(default=128, ge=1)
 
 
 class EmbeddedSettings(BaseModel):
@@ -138,6 +155,7 @@ class Settings(BaseSettings):
     spend: SpendSettings = Field(default_factory=SpendSettings)
     memory: MemorySettings = Field(default_factory=MemorySettings)
     agents: AgentsSettings = Field(default_factory=AgentsSettings)
+    limits: LimitsSettings = Field(default_factory=LimitsSettings)
     log_level: str = "info"
     # Only when true may prompt text appear in logs.
     log_prompts: bool = False
@@ -176,8 +194,121 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+class ConfigError(StartupError):
+    pass
+
+
+_TOML_NAME = re.compile(r"^\s*(?:\[\[?\s*([^\]]+?)\s*\]|([A-Za-z0-9_.\"' -]+?)\s*=)")
+
+
+def _line_of(text: str, key: str) -> int | None:
+    """The line where `key` is set or opens a table (best effort: tomllib gives no positions)."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = _TOML_NAME.match(line)
+        if match:
+            name = match.group(1) or match.group(2) or ""
+            if key in (part.strip().strip("\"'") for part in name.split(".")):
+                return number
+    return None
+
+
+def _where(path: Path, text: str, key: str) -> str:
+    line = _line_of(text, key)
+    return f"{path}, line {line}" if line else str(path)
+
+
+def _model_in(annotation: Any) -> tuple[type[BaseModel] | None, bool]:
+    """The settings model a field holds, and whether it holds a list of them."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation, False
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) is list and args:
+        model, _ = _model_in(args[0])
+        return model, True
+    for arg in args:  # X | None
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            return arg, False
+    return None, False
+
+
+def unknown_keys(data: dict[str, Any], model: type[BaseModel], prefix: str = "") -> list[str]:
+    """Dotted names of the keys in `data` that `model` has no field for (a typo is ignored
+    silently by pydantic; a user who wrote it meant something)."""
+    if model.model_config.get("extra") == "allow":
+        return []
+    fields = model.model_fields
+    names = {
+        alias for f in fields.values() for alias in (f.alias, f.validation_alias) if isinstance(alias, str)
+    }
+    found: list[str] = []
+    for key, value in data.items():
+        if key not in fields and key not in names:
+            found.append(prefix + key)
+            continue
+        field = fields.get(key)
+        inner, many = _model_in(field.annotation) if field else (None, False)
+        if inner is None:
+            continue
+        if many and isinstance(value, list):
+            for index, item in enumerate(value):
+                if isinstance(item, dict):
+                    found += unknown_keys(item, inner, f"{prefix}{key}[{index}].")
+        elif isinstance(value, dict):
+            found += unknown_keys(value, inner, f"{prefix}{key}.")
+    return found
+
+
+def check_config_file(path: Path | None = None) -> None:
+    """Refuse a config file that is not TOML or names a key Roundhouse does not know."""
+    path = path or config_file()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the config file {path}: {exc}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    unknown = unknown_keys(data, Settings)
+    if unknown:
+        key = unknown[0]
+        more = f" (and {', '.join(unknown[1:])})" if len(unknown) > 1 else ""
+        leaf = key.rsplit(".", 1)[-1].split("[", 1)[0]
+        raise ConfigError(f"unknown key '{key}'{more} in {_where(path, text, leaf)}")
+
+
 def load_settings(**overrides: Any) -> Settings:
+    check_config_file()
     return Settings(**overrides)
+
+
+def describe(exc: ValidationError) -> str:
+    """One line for a settings value that is wrong: which key, where it came from, and why."""
+    first = exc.errors()[0]
+    loc = [str(part) for part in first.get("loc", ())]
+    key = ".".join(loc)
+    env_name = "ROUNDHOUSE_" + "__".join(loc).upper()
+    path = config_file()
+    if env_name in os.environ:
+        where = f"the environment variable {env_name}"
+    else:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError:
+            text = ""
+        where = _where(path, text, loc[-1]) if loc else str(path)
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"invalid '{key}' in {where}: {first.get('msg', 'invalid value')}{more}"
+
+
+def load_checked_settings(**overrides: Any) -> Settings:
+    """`load_settings` for the command line: every problem is a ConfigError of one line."""
+    try:
+        return load_settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(describe(exc)) from None
 
 
 EXAMPLE_CONFIG = """\

@@ -18,9 +18,18 @@ from typing import TYPE_CHECKING, Any, Protocol
 from roundhouse.daemon.agents.builtin.prompts import observe
 from roundhouse.daemon.backends.base import BackendError
 from roundhouse.daemon.components import CacheLookup, QueueFull
+from roundhouse.daemon.limits import CLAMP_HEADER, clamp_output
 from roundhouse.daemon.memory.inject import inject as inject_memories
 from roundhouse.daemon.models import ChatChunk, ChatRequest, ModelInfo, Usage
+from roundhouse.daemon.routing import masking
 from roundhouse.daemon.routing.cascade import cascade
+from roundhouse.daemon.routing.deadlines import (
+    TIMEOUT_KINDS,
+    Deadline,
+    DeadlineSettings,
+    Watchdogs,
+    timed_out,
+)
 from roundhouse.daemon.routing.route import Route, RoutingError, Target
 from roundhouse.daemon.scheduling.factory import EMBEDDINGS_LANE
 
@@ -31,9 +40,15 @@ log = logging.getLogger(__name__)
 
 
 class FallbackPolicy(Protocol):
-    """What the gateway tells the router's reliability layer about each attempt."""
+    """What the gateway tells the router's reliability layer about each attempt, and asks it."""
+
+    retries: int  # upstream calls a request may make after its first failed
 
     def is_cooling(self, target: Target) -> bool: ...
+
+    def hung(self, target: Target) -> float: ...
+
+    def delay(self, attempt: int) -> float: ...
 
     def report_failure(self, target: Target, error: BackendError) -> None: ...
 
@@ -46,6 +61,7 @@ class Exchange:
     route: Route
     cache: CacheLookup
     chunks: AsyncIterator[ChatChunk]
+    clamped: int | None = None  # max_tokens as lowered to fit the model (see limits.py)
 
     @property
     def headers(self) -> dict[str, str]:
@@ -53,6 +69,8 @@ class Exchange:
         in: a fallback or a cascade's escalation has then named the model that answers."""
         headers = route_headers(self.route, self.request.request_id)
         headers["x-roundhouse-cache"] = self.cache.status
+        if self.clamped is not None:
+            headers[CLAMP_HEADER] = str(self.clamped)
         return headers
 
 
@@ -87,10 +105,48 @@ def _fell_back(route: Route, target: Target, error: BackendError | None) -> None
     route.target = target
 
 
+_DEFAULT_DEADLINES = DeadlineSettings()
+
+
+def _missed(
+    target: Target, request: ChatRequest, limits: DeadlineSettings, produced: list[ChatChunk]
+) -> BackendError:
+    if produced:
+        return timed_out(target.model, "idle_timeout", limits.idle_s(target.model))
+    return timed_out(target.model, "first_byte_timeout", limits.first_byte_s(target.model, request))
+
+
+def _retry_wait(error: BackendError, last: bool, policy: FallbackPolicy | None, attempt: int) -> float | None:
+    """How long to wait before calling the same target again, or None to move on to the next
+    (or give up on the last). The same request is not sent again where that cannot help: a
+    silent host, an internal error, an answer that made no sense."""
+    if error.status == 429 and error.retry_after is not None:
+        return error.retry_after
+    if error.kind in TIMEOUT_KINDS or error.status == 500 or error.kind == "bad_upstream_answer":
+        return None
+    if not last or policy is None:
+        return None
+    return policy.delay(attempt)
+
+
+def _refuse_if_hung(policy: FallbackPolicy, target: Target) -> None:
+    """The only target left missed a deadline a moment ago: say so now, not after another wait."""
+    cooling_s = policy.hung(target)
+    if cooling_s > 0:
+        raise BackendError(
+            f"{target.model.id} did not answer in time a moment ago; it is not asked again for "
+            f"{cooling_s:.0f} s",
+            status=503,
+            kind="cooling_down",
+            retry_after=cooling_s,
+        )
+
+
 class Gateway:
     def __init__(self, daemon: Daemon) -> None:
         self.daemon = daemon
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._watchdogs = Watchdogs()  # the deadlines of attempts waiting on a backend
         # Requests being answered whose ledger row is not queued yet: a non-stream answer goes
         # out before its stream is finished (see api/common.py `whole_answer`).
         self.unfinished = 0
@@ -100,10 +156,21 @@ class Gateway:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    async def _decide(self, request: ChatRequest) -> tuple[Route, int | None]:
+        """The route, and max_tokens fitted to its model; a refusal leaves its ledger row."""
+        started = time.perf_counter()
+        try:
+            route = await self.daemon.router.decide(request)
+            return route, clamp_output(request, route.model, self.daemon.settings.limits.max_output_tokens)
+        except RoutingError as exc:
+            self.record(request, None, Outcome(status=exc.status, error_kind=exc.kind), started)
+            raise
+
     async def open(self, request: ChatRequest) -> Exchange:
         d = self.daemon
         await inject_memories(d, request)
-        route = await d.router.decide(request)
+        route, clamped = await self._decide(request)
+        route = masking.for_cloud(d.router, request, route)
         lookup = await d.cache.lookup(request, route)
         outcome = Outcome(model_used=route.model.id, backend=route.backend.name)
         if lookup.status == "hit" and lookup.chunks is not None:
@@ -119,6 +186,7 @@ class Gateway:
             route=route,
             cache=lookup,
             chunks=self._account(request, route, lookup, source, outcome),
+            clamped=clamped,
         )
 
     def _answered_by(self, route: Route, model: str) -> Route:
@@ -161,14 +229,28 @@ class Gateway:
         self, request: ChatRequest, route: Route, lookup: CacheLookup, *, store: bool = True
     ) -> AsyncIterator[ChatChunk]:
         """Run on the route's target, falling back in order on retryable failures that happen
-        before the first token. Stores the whole answer in the cache when it completes."""
+        before the first chunk, within the request's deadlines and its budget of upstream
+        calls (the one attempt loop; see routing/fallback.py and routing/deadlines.py). Stores
+        the whole answer in the cache when it completes."""
         d = self.daemon
         policy: FallbackPolicy | None = getattr(d.router, "fallback", None)
+        routing = getattr(d.router, "settings", None)
+        limits: DeadlineSettings = getattr(routing, "deadlines", None) or _DEFAULT_DEADLINES
         targets = [route.target, *route.fallbacks]
+        calls_left = 1 + (policy.retries if policy is not None else 0)
+        deadline = Deadline()
         last_error: BackendError | None = None
-        for index, target in enumerate(targets):
-            if policy is not None and index < len(targets) - 1 and policy.is_cooling(target):
-                continue
+        index = same_target_retries = 0
+        loop = asyncio.get_running_loop()
+        while True:
+            target = targets[index]
+            last = index == len(targets) - 1
+            if policy is not None and policy.is_cooling(target):
+                if not last:
+                    index += 1
+                    continue
+                _refuse_if_hung(policy, target)
+            calls_left -= 1
             produced: list[ChatChunk] = []
             try:
                 # A local model is made resident first (a load waits in line, it does not fail).
@@ -176,23 +258,55 @@ class Gateway:
                     d.residency.hold(target, request) if target.model.local else contextlib.nullcontext(),
                     d.scheduler.slot(target.backend.name, request.priority),
                 ):
-                    async for chunk in target.backend.chat(request, target.model):
-                        if not produced and index > 0:
-                            _fell_back(route, target, last_error)  # before the client sees a byte
-                        produced.append(chunk)
-                        yield chunk
+                    first_at = deadline.first_chunk_at(limits, target.model, request)
+                    watch = self._watchdogs.start(first_at, limits.idle_s(target.model))
+                    chunks = target.backend.chat(request, target.model)
+                    try:
+                        while True:
+                            # Only the wait on the backend is timed, not what the reader does
+                            # with a chunk.
+                            watch.begin(loop.time() if produced else None)
+                            try:
+                                chunk = await anext(chunks)
+                            except StopAsyncIteration:
+                                break
+                            except asyncio.CancelledError:
+                                if watch.missed():
+                                    raise _missed(target, request, limits, produced) from None
+                                raise
+                            watch.waiting = False
+                            if not produced and index > 0:
+                                _fell_back(route, target, last_error)  # before the client sees a byte
+                            produced.append(chunk)
+                            yield chunk
+                    finally:
+                        self._watchdogs.stop(watch)
+                        aclose = getattr(chunks, "aclose", None)
+                        if aclose is not None:
+                            await aclose()
             except BackendError as exc:
                 last_error = exc
                 if policy is not None:
                     policy.report_failure(target, exc)
-                if produced or not exc.retryable or index == len(targets) - 1:
+                if produced or not exc.retryable or calls_left <= 0 or deadline.left() <= 0:
+                    raise
+                wait = _retry_wait(exc, last, policy, same_target_retries + 1)
+                again = wait is not None and wait < deadline.left()
+                if not again and last:
                     raise
                 log.warning(
-                    "request %s: %s failed (%s), trying the next model",
+                    "request %s: %s failed (%s), trying %s",
                     request.request_id,
                     target.model.id,
                     exc,
+                    f"again in {wait:.2g} s" if again else targets[index + 1].model.id,
                 )
+                if again:
+                    same_target_retries += 1
+                    await asyncio.sleep(wait or 0.0)  # outside the slot and the residency hold
+                else:
+                    index += 1
+                    same_target_retries = 0
                 continue
             if policy is not None:
                 policy.report_success(target)

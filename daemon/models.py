@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, Literal
 
-Dialect = Literal["openai", "ollama", "control"]
+Dialect = Literal["openai", "ollama", "anthropic", "responses", "control"]
 RequestKind = Literal["chat", "completion"]
 
 

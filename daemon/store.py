@@ -8,6 +8,7 @@ waits on the disk and there is exactly one writer.
 from __future__ import annotations
 
 import asyncio
+import glob
 import logging
 import queue
 import sqlite3
@@ -20,6 +21,8 @@ from typing import Any, TypeVar
 
 import sqlite_utils
 from pydantic_core import to_json
+
+from roundhouse.daemon.startup_errors import StartupError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -61,6 +64,8 @@ CORE_MIGRATIONS: list[Migration] = [
         created REAL NOT NULL
     )
     """,
+    # Scopes: tokens made before scopes existed are app tokens (inference and their own rows).
+    "ALTER TABLE app_tokens ADD COLUMN scope TEXT NOT NULL DEFAULT 'app'",
 ]
 
 
@@ -73,16 +78,47 @@ def _connect(path: Path) -> sqlite_utils.Database:
     return db
 
 
+class StoreError(StartupError):
+    pass
+
+
+def backups_of(path: Path) -> list[Path]:
+    """The copies `migrate` kept of the database at `path`, newest first."""
+    found = [
+        p
+        for p in path.parent.glob(glob.escape(path.name) + ".bak-*")
+        if p.is_file() and not p.name.endswith(".partial")
+    ]
+    return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
+
+
+def _refuse_emptied(path: Path) -> None:
+    """An empty file where a database with data used to be is a loss, not a fresh start."""
+    if not path.is_file() or path.stat().st_size:
+        return
+    kept = [p for p in backups_of(path) if p.stat().st_size]
+    if kept:
+        raise StoreError(
+            f"the database {path} is empty (0 bytes) but a copy with data exists at {kept[0]}: "
+            f"to restore it, copy that file over {path.name}; to start afresh, delete {path.name} "
+            "and its .bak-* copies"
+        )
+
+
 class Store:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._writer_db = _connect(path)
-        self._reader_db = _connect(path)
-        self._writer_db.execute(
-            "CREATE TABLE IF NOT EXISTS schema_versions "
-            "(component TEXT PRIMARY KEY, version INTEGER NOT NULL, updated REAL NOT NULL)"
-        )
+        _refuse_emptied(path)
+        try:
+            self._writer_db = _connect(path)
+            self._reader_db = _connect(path)
+            self._writer_db.execute(
+                "CREATE TABLE IF NOT EXISTS schema_versions "
+                "(component TEXT PRIMARY KEY, version INTEGER NOT NULL, updated REAL NOT NULL)"
+            )
+        except sqlite3.DatabaseError as exc:
+            raise self._unreadable(exc) from None
         self._jobs: queue.SimpleQueue[tuple[Callable[[sqlite_utils.Database], Any], Future[Any]] | None] = (
             queue.SimpleQueue()
         )
@@ -91,7 +127,19 @@ class Store:
         self._pending_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run_writer, name="store-writer", daemon=True)
         self._thread.start()
-        self.migrate("core", CORE_MIGRATIONS)
+        try:
+            self.migrate("core", CORE_MIGRATIONS)
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            raise self._unreadable(exc) from None
+
+    def _unreadable(self, exc: sqlite3.DatabaseError) -> StoreError:
+        kept = backups_of(self.path)
+        restore = f"restore the copy {kept[0]} over it" if kept else "restore it from your own backup"
+        return StoreError(
+            f"the database {self.path} cannot be read ({exc}): it is damaged or not a Roundhouse "
+            f"database; {restore}, or move it away to start with an empty one"
+        )
 
     @property
     def db(self) -> sqlite_utils.Database:
@@ -177,6 +225,8 @@ class Store:
         def apply(db: sqlite_utils.Database) -> int:
             rows = list(db.query("SELECT version FROM schema_versions WHERE component = ?", [component]))
             current = int(rows[0]["version"]) if rows else 0
+            if 0 < current < len(migrations):
+                self._back_up(db, f"{component}-v{current}")
             for version, step in enumerate(migrations, start=1):
                 if version <= current:
                     continue
@@ -194,6 +244,18 @@ class Store:
             return max(current, len(migrations))
 
         return self.write_sync(apply)
+
+    def _back_up(self, db: sqlite_utils.Database, label: str) -> None:
+        """A consistent copy of the whole database beside it, before a migration changes it."""
+        target = self.path.with_name(f"{self.path.name}.bak-{label}")
+        partial = target.with_name(target.name + ".partial")
+        copy = sqlite3.connect(str(partial))
+        try:
+            db.conn.backup(copy)
+        finally:
+            copy.close()
+        partial.replace(target)
+        log.info("store: kept a copy of the database at %s before migrating", target)
 
     def close(self) -> None:
         if self._pending:

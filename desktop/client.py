@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Generator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -75,14 +76,41 @@ def parse_sse(text: str) -> list[dict[str, Any]]:
     return events
 
 
+class TokenFileAuth(httpx.Auth):
+    """Sends the admin token the daemon keeps in `path`, read afresh for each request (the daemon
+    may write it after the tray starts); without the file, no token (a loopback-only daemon
+    trusts callers on this machine)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        try:
+            token = self.path.read_text().strip()
+        except OSError:
+            token = ""
+        if token and "authorization" not in request.headers:
+            request.headers["Authorization"] = f"Bearer {token}"
+        yield request
+
+
 class ControlClient:
     def __init__(
-        self, base_url: str = DEFAULT_URL, *, token: str | None = None, timeout: float = 5.0
+        self,
+        base_url: str = DEFAULT_URL,
+        *,
+        token: str | None = None,
+        token_file: Path | None = None,
+        timeout: float = 5.0,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._http = httpx.AsyncClient(
-            base_url=self.base_url, headers=headers, timeout=timeout, trust_env=False
+            base_url=self.base_url,
+            headers=headers,
+            auth=TokenFileAuth(token_file) if token_file and not token else None,
+            timeout=timeout,
+            trust_env=False,
         )
 
     async def close(self) -> None:

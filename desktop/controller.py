@@ -46,7 +46,7 @@ class Controller(QObject):
         super().__init__(parent)
         self.prefs = prefs
         self.tray_wait_s = tray_wait_s
-        self.client = ControlClient(prefs.daemon_url)
+        self.client = ControlClient(prefs.daemon_url, token_file=paths.tray_token_file())
         self.monitor = Monitor(self.client, interval_s=prefs.poll_interval_s, parent=self)
         self.supervisor = Supervisor(
             self.client,

@@ -35,6 +35,16 @@ def runtime_dir() -> Path:
     return Path(platformdirs.user_runtime_dir(APP_NAME, appauthor=False))
 
 
+def data_dir() -> Path:
+    home = _home()
+    return home / "data" if home else Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def tray_token_file() -> Path:
+    """The admin token the daemon writes for the tray when it listens beyond loopback."""
+    return data_dir() / "tray-admin.token"
+
+
 def daemon_log_file() -> Path:
     return log_dir() / "daemon.log"
 

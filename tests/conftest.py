@@ -106,7 +106,7 @@ def start_daemon(
         merged: dict[str, Any] = {"ollama": {"discover_local": False}}
         merged.update(settings)
         daemon = Daemon(load_settings(**merged), secrets=test_secrets, embedder=embedder)
-        server = ThreadedServer(create_app(daemon), **server_options()).start()
+        server = ThreadedServer(create_app(daemon), **server_options(daemon.settings.server)).start()
         started.append(server)
         daemon.settings.server.port = server.port
         return RunningDaemon(daemon, server)

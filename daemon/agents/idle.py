@@ -7,8 +7,9 @@ reading when there is one); the judgement is a pure function of those facts.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import psutil
 
@@ -41,12 +42,24 @@ def judge(state: MachineState, settings: IdleSettings) -> tuple[bool, str]:
     return True, "idle"
 
 
+class BackgroundGate(Protocol):
+    """What the probe reads from the scheduling queue (daemon/components.py `Scheduler`)."""
+
+    @property
+    def background_paused(self) -> bool: ...
+
+
 class MachineProbe:
     """Reads the machine. `residency` is the daemon's residency component (its last GPU
-    reading is used when present); `last_interactive` returns the time of the last
-    interactive request, if known."""
+    reading is used when present); `scheduler` says whether interactive work holds background
+    work back; `last_interactive` returns the time of the last interactive request, if known."""
 
-    def __init__(self, residency: Any = None, scheduler: Any = None, last_interactive: Any = None) -> None:
+    def __init__(
+        self,
+        residency: Any = None,
+        scheduler: BackgroundGate | None = None,
+        last_interactive: Callable[[], float | None] | None = None,
+    ) -> None:
         self._residency = residency
         self._scheduler = scheduler
         self._last_interactive = last_interactive
@@ -56,10 +69,8 @@ class MachineProbe:
         cpu = float(psutil.cpu_percent(interval=None))
         battery = psutil.sensors_battery() if hasattr(psutil, "sensors_battery") else None
         on_battery = bool(battery is not None and not battery.power_plugged)
-        last = self._last_interactive() if callable(self._last_interactive) else None
-        paused = (
-            self._scheduler.background_paused() if hasattr(self._scheduler, "background_paused") else False
-        )
+        last = self._last_interactive() if self._last_interactive is not None else None
+        paused = self._scheduler.background_paused if self._scheduler is not None else False
         return MachineState(
             cpu_percent=cpu,
             gpu_percent=self._gpu_percent(),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import time
@@ -182,8 +183,11 @@ class AgentScheduler:
             ):
                 continue
             done.append(await self.run(name, trigger="schedule"))
-            # Traffic may have come back while the agent ran.
-            if not judge(await asyncio.to_thread(self.probe.read), self.settings.idle)[0]:
+            # Traffic may have come back while the agent ran. The CPU and GPU load since the
+            # last look is the agent's own work, so only the signs of traffic count here.
+            after = await asyncio.to_thread(self.probe.read)
+            after = dataclasses.replace(after, cpu_percent=0.0, gpu_percent=None)
+            if not judge(after, self.settings.idle)[0]:
                 break
         return done
 

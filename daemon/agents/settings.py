@@ -29,7 +29,8 @@ class AgentConfig(BaseModel):
 
 class AgentsSettings(BaseModel):
     enabled: bool = True
-    check_every_s: float = Field(default=60.0, ge=1)
+    # Seconds between looks at the machine (below a second only makes sense in tests).
+    check_every_s: float = Field(default=60.0, gt=0)
     # No background work in the first minutes after the daemon starts (log-in is busy enough).
     start_delay_s: float = Field(default=300.0, ge=0)
     idle: IdleSettings = Field(default_factory=IdleSettings)

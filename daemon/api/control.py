@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
@@ -25,6 +25,9 @@ router = APIRouter(prefix="/control/v1", tags=["Control"])
 
 class TokenCreate(BaseModel):
     name: str = Field(min_length=1, max_length=64, description="App name, e.g. 'open-webui' or 'editor'")
+    scope: Literal["app", "admin"] = Field(
+        "app", description="'app': inference and its own ledger rows; 'admin': the whole control API"
+    )
 
 
 class KeySet(BaseModel):
@@ -59,13 +62,16 @@ async def models(request: Request) -> dict[str, Any]:
     return {"models": rows}
 
 
-@router.get("/requests", summary="Recent requests from the ledger, newest first")
+@router.get("/requests", summary="Recent requests from the ledger, newest first (an app token: its own)")
 async def recent_requests(
     request: Request,
     limit: int = Query(50, ge=1, le=1000),
     app: str | None = None,
 ) -> dict[str, Any]:
     d = daemon_of(request)
+    state = request.scope.get("state", {})
+    if state.get("token_scope") != "admin":
+        app = state.get("app_name", "unknown")
     where, params = ("WHERE app = ?", [app]) if app else ("", [])
 
     def read(db: Any) -> list[dict[str, Any]]:
@@ -114,10 +120,10 @@ async def list_tokens(request: Request) -> dict[str, Any]:
 @router.post("/tokens", summary="Create (or replace) an app's token; shown once")
 async def create_token(body: TokenCreate, request: Request) -> dict[str, str]:
     try:
-        token = await asyncio.to_thread(daemon_of(request).tokens.create, body.name)
+        token = await asyncio.to_thread(daemon_of(request).tokens.create, body.name, body.scope)
     except ValueError as exc:
         raise ApiError(400, str(exc), code="invalid_name", param="name") from None
-    return {"name": body.name, "token": token}
+    return {"name": body.name, "token": token, "scope": body.scope}
 
 
 @router.delete("/tokens/{name}", summary="Revoke an app's token")

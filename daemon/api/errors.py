@@ -1,4 +1,5 @@
-"""Errors in the caller's dialect: OpenAI's error object, Ollama's {"error": ...}."""
+"""Errors in the caller's dialect: OpenAI's error object, Ollama's {"error": ...}, Anthropic's
+{"type": "error", "error": {...}}."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from roundhouse.daemon.api.refusals import record_refusal
 from roundhouse.daemon.backends.base import BackendError
 from roundhouse.daemon.components import QueueFull
+from roundhouse.daemon.dialects import anthropic_messages
 from roundhouse.daemon.routing.route import RoutingError
 
 _OPENAI_TYPES = {
@@ -28,18 +31,31 @@ _OPENAI_TYPES = {
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str, *, code: str | None = None, param: str | None = None):
+    """`in_ledger`: the gateway has written the request's row already (see refusals.py)."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        code: str | None = None,
+        param: str | None = None,
+        in_ledger: bool = False,
+    ):
         super().__init__(message)
         self.status = status
         self.message = message
         self.code = code
         self.param = param
+        self.in_ledger = in_ledger
         self.headers: dict[str, str] = {}
 
 
 def dialect_of(path: str) -> str:
     if path.startswith("/api/"):
         return "ollama"
+    if path == "/v1/messages" or path.startswith("/v1/messages/"):
+        return "anthropic"
     return "openai"
 
 
@@ -48,6 +64,8 @@ def error_body(
 ) -> dict[str, Any]:
     if dialect == "ollama":
         return {"error": message}
+    if dialect == "anthropic":
+        return anthropic_messages.error_json(status, message)
     kind = _OPENAI_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
     return {"error": {"message": message, "type": kind, "param": param, "code": code}}
 
@@ -70,6 +88,14 @@ def error_bytes(path: str, status: int, message: str, code: str | None = None) -
     return json.dumps(error_body(dialect_of(path), status, message, code)).encode()
 
 
+_TYPE_TAGS = frozenset({"str", "int", "float", "bool", "list", "dict", "none", "literal", "any", "bytes"})
+
+
+def _is_union_member(part: str) -> bool:
+    """Whether a location part is pydantic's tag for one member of a union, not a field name."""
+    return part in _TYPE_TAGS or "[" in part or part.startswith(("function-", "constrained-", "typed-dict"))
+
+
 def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
     errors = exc.errors()
     if not errors:
@@ -77,7 +103,12 @@ def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
     first = errors[0]
     if first.get("type") == "json_invalid":
         return "the request body is not valid JSON", None
-    location = [str(p) for p in first.get("loc", ()) if p != "body"]
+    location = []
+    for part in first.get("loc", ()):
+        if isinstance(part, str) and _is_union_member(part):
+            break  # "stop.str" is the field "stop", tried as a string
+        if part != "body":
+            location.append(str(part))
     where = ".".join(location)
     message = first.get("msg", "invalid value")
     if first.get("type") == "missing":
@@ -95,7 +126,9 @@ def exception_response(path: str, exc: Exception) -> JSONResponse | None:
         return error_response(path, exc.status, str(exc), code=exc.kind, param=exc.param)
     if isinstance(exc, BackendError):
         status = exc.status if 400 <= exc.status < 600 else 502
-        return error_response(path, status, str(exc), code=exc.kind)
+        # The upstream's Retry-After (a 429, or a host cooling down) reaches the client.
+        retry = {"Retry-After": str(max(1, round(exc.retry_after)))} if exc.retry_after is not None else None
+        return error_response(path, status, str(exc), code=exc.kind, headers=retry)
     if isinstance(exc, QueueFull):
         retry = str(max(1, round(exc.retry_after)))
         return error_response(path, 503, str(exc), code="queue_full", headers={"Retry-After": retry})
@@ -106,11 +139,15 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         message, param = _validation_message(exc)
+        body = exc.body if isinstance(exc.body, dict) else {}
+        record_refusal(request.app.state.rh, request.scope, 400, "invalid_request", body.get("model"))
         return error_response(request.url.path, 400, message, code="invalid_request", param=param)
 
     async def _known(request: Request, exc: Exception) -> JSONResponse:
         response = exception_response(request.url.path, exc)
         assert response is not None
+        if isinstance(exc, ApiError) and not exc.in_ledger:
+            record_refusal(request.app.state.rh, request.scope, exc.status, exc.code)
         return response
 
     for kind in (ApiError, RoutingError, BackendError, QueueFull):
@@ -123,6 +160,8 @@ def install(app: FastAPI) -> None:
             message = f"no such endpoint: {request.method} {request.url.path}"
         if exc.status_code == 405:
             message = f"method {request.method} is not allowed on {request.url.path}"
+        if exc.status_code in (404, 405):
+            record_refusal(request.app.state.rh, request.scope, exc.status_code, "no_such_endpoint")
         return error_response(
             request.url.path, exc.status_code, message, headers=getattr(exc, "headers", None)
         )

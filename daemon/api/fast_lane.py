@@ -22,8 +22,10 @@ from pydantic import BaseModel, ValidationError
 from starlette.responses import Response
 
 from roundhouse.daemon.api.common import request_meta
-from roundhouse.daemon.api.errors import error_response, exception_response
+from roundhouse.daemon.api.disconnect import unless_client_leaves, wants_whole_answer
+from roundhouse.daemon.api.errors import ApiError, error_response, exception_response
 from roundhouse.daemon.api.guard import ASGIApp, Receive, Scope, Send, replay_body
+from roundhouse.daemon.api.refusals import record_refusal
 
 if TYPE_CHECKING:
     from roundhouse.daemon.app import Daemon
@@ -49,7 +51,12 @@ def add_lane_routes(router: APIRouter, lanes: dict[str, Lane]) -> None:
 
 def _endpoint(lane: Lane) -> Callable[..., Awaitable[Response]]:
     async def endpoint(body: BaseModel, request: Request) -> Response:
-        return await lane.answer(request.app.state.rh, body, request_meta(request.scope))
+        work = lane.answer(request.app.state.rh, body, request_meta(request.scope))
+        if not wants_whole_answer(body):
+            return await work
+        answered, response = await unless_client_leaves(request.receive, work)
+        # A client that left gets nothing; an empty 499 keeps FastAPI's contract of a response.
+        return response if answered and response is not None else Response(status_code=499)
 
     # FastAPI reads the body's model from the signature.
     endpoint.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
@@ -63,6 +70,13 @@ def _endpoint(lane: Lane) -> Callable[..., Awaitable[Response]]:
     return endpoint
 
 
+def json_body_scope(scope: Scope) -> Scope:
+    """Ollama's clients and its own examples (`curl -d`) send JSON with no content type or a
+    form one; Ollama reads the body as JSON whatever it says, and so do its endpoints here."""
+    headers = [(k, v) for k, v in scope["headers"] if k != b"content-type"]
+    return {**scope, "headers": [*headers, (b"content-type", b"application/json")]}
+
+
 class FastLane:
     def __init__(self, app: ASGIApp, daemon: Daemon, lanes: dict[str, Lane]) -> None:
         self.app = app
@@ -72,6 +86,8 @@ class FastLane:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         lane = self.lanes.get(scope["path"]) if scope["type"] == "http" else None
         if lane is None or scope["method"] != "POST" or not self.daemon.ready:
+            if scope["type"] == "http" and scope["method"] == "POST" and scope["path"].startswith("/api/"):
+                scope = json_body_scope(scope)
             await self.app(scope, receive, send)
             return
         body = b""
@@ -85,15 +101,26 @@ class FastLane:
         try:
             parsed = lane.body.model_validate_json(body)
         except ValidationError:
+            if scope["path"].startswith("/api/"):
+                scope = json_body_scope(scope)
             await self.app(scope, replay_body(body, receive), send)
             return
         path: str = scope["path"]
         try:
-            response = await lane.answer(self.daemon, parsed, request_meta(scope))
+            if wants_whole_answer(parsed):
+                answered, response = await unless_client_leaves(
+                    receive, lane.answer(self.daemon, parsed, request_meta(scope))
+                )
+                if not answered or response is None:
+                    return  # nobody to answer; the gateway recorded the request as cancelled
+            else:
+                response = await lane.answer(self.daemon, parsed, request_meta(scope))
         except Exception as exc:
             known = exception_response(path, exc)
+            if isinstance(exc, ApiError) and not exc.in_ledger:
+                record_refusal(self.daemon, scope, exc.status, exc.code, getattr(parsed, "model", None))
             if known is None:
                 log.exception("%s failed", path)
-                known = error_response(path, 500, f"internal error: {type(exc).__name__}")
+                known = error_response(path, 500, "internal error; the daemon's log has the details")
             response = known
         await response(scope, receive, send)

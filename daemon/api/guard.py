@@ -1,4 +1,4 @@
-"""Who is calling, and may they: app tokens, the DNS-rebinding guard, and the body limit.
+"""Who is calling, and may they: tokens and their scopes, the DNS-rebinding guard, and the body limit.
 
 A plain ASGI middleware (no per-request objects beyond what it must) because it sits in
 front of every request on the hot path.
@@ -11,6 +11,7 @@ import ipaddress
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from roundhouse.daemon.api.cors import Cors
 from roundhouse.daemon.api.errors import error_bytes
 from roundhouse.daemon.tokens import Tokens
 
@@ -21,6 +22,10 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 OPEN_PATHS = frozenset({"/health"})
+CONTROL_PREFIX = "/control/"
+# The control calls an app token may make (each answers with that app's own rows only).
+APP_CONTROL_PATHS = frozenset({"/control/v1/requests"})
+_NOT_IN_A_HOST = frozenset("@/\\?# \t")
 _LOCAL_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 _HOSTS_REMEMBERED = 256
 
@@ -58,13 +63,16 @@ class Guard:
         self.max_body_bytes = max_body_bytes
         self.allowed_hosts = frozenset(h.lower() for h in allowed_hosts)
         self.allowed_origins = frozenset(o.rstrip("/").lower() for o in allowed_origins)
+        self.cors = Cors(allowed_origins)
         self._hosts: dict[str, bool] = {}
 
     def _local_host(self, host: str) -> bool:
         known = self._hosts.get(host)  # a client sends the same Host on every request
         if known is None:
             name = host_name(host)
-            known = name in _LOCAL_NAMES or _is_loopback_ip(name) or name in self.allowed_hosts
+            known = not _NOT_IN_A_HOST.intersection(host) and (
+                name in _LOCAL_NAMES or _is_loopback_ip(name) or name in self.allowed_hosts
+            )
             if len(self._hosts) < _HOSTS_REMEMBERED:
                 self._hosts[host] = known
         return known
@@ -73,16 +81,30 @@ class Guard:
         origin = origin.rstrip("/").lower()
         if origin in self.allowed_origins:
             return True
-        if "://" not in origin:
+        scheme, sep, rest = origin.partition("://")
+        if not sep or scheme not in ("http", "https"):
             return False
-        return self._local_host(origin.split("://", 1)[1])
+        return self._local_host(rest)  # refuses userinfo: `http://127.0.0.1:1@evil.example`
+
+    def _control_origin(self, origin: str, host: str) -> bool:
+        """A browser page may call the control API only from the daemon's own pages (/docs) or
+        an origin named in `allowed_origins`: any other local port may be anyone's web app."""
+        origin = origin.rstrip("/").lower()
+        return origin in self.allowed_origins or origin.partition("://")[2] == host.lower()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        headers: dict[bytes, bytes] = dict(scope["headers"])
+        raw_headers = scope["headers"]
+        headers: dict[bytes, bytes] = dict(raw_headers)
+        if len(headers) != len(raw_headers):  # some header came twice: never Host or Origin
+            names = [name for name, _ in raw_headers]
+            for twice in (b"host", b"origin"):
+                if names.count(twice) > 1:
+                    await _reject(send, path, 400, f"more than one {twice.decode().title()} header")
+                    return
         host = headers.get(b"host", b"").decode("latin-1")
         origin = headers.get(b"origin", b"").decode("latin-1")
         auth = headers.get(b"authorization", b"").decode("latin-1")
@@ -95,15 +117,23 @@ class Guard:
         if origin and not self._local_origin(origin):
             await _reject(send, path, 403, f"Origin '{origin}' is not allowed")
             return
+        if origin and self.cors.allows(origin):
+            if scope["method"] == "OPTIONS" and b"access-control-request-method" in headers:
+                requested = headers.get(b"access-control-request-headers", b"")
+                await self.cors.answer_preflight(send, origin, requested)
+                return
+            send = self.cors.wrap_send(send, origin)
 
         app_name = "unknown"
+        token_scope = "admin"  # a tokenless caller on this machine, when bound to loopback only
         token = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
+        token = token or headers.get(b"x-api-key", b"").decode("latin-1").strip()  # Anthropic's clients
         if token and token.startswith("rh-"):
-            found = self.tokens.app_for(token)
+            found = self.tokens.identify(token)
             if found is None:
                 await _reject(send, path, 401, "invalid or revoked Roundhouse app token")
                 return
-            app_name = found
+            app_name, token_scope = found
         elif path not in OPEN_PATHS:
             client = scope.get("client")
             client_is_local = client is None or _is_loopback_ip(client[0])
@@ -115,7 +145,22 @@ class Guard:
                     "an app token is required: create one with `roundhoused token create NAME`",
                 )
                 return
-        scope.setdefault("state", {})["app_name"] = app_name
+        if path.startswith(CONTROL_PREFIX):
+            if token_scope != "admin" and path not in APP_CONTROL_PATHS:
+                await _reject(
+                    send,
+                    path,
+                    403,
+                    f"{path} needs an admin token; app '{app_name}' has an app token "
+                    "(create one with `roundhoused token create NAME --scope admin`)",
+                )
+                return
+            if origin and not self._control_origin(origin, host):
+                await _reject(send, path, 403, f"Origin '{origin}' may not call the control API")
+                return
+        state = scope.setdefault("state", {})
+        state["app_name"] = app_name
+        state["token_scope"] = token_scope
 
         length = headers.get(b"content-length")
         if length is not None and length.isdigit():

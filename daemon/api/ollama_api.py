@@ -25,6 +25,8 @@ from roundhouse.daemon.api.common import (
 )
 from roundhouse.daemon.api.errors import ApiError
 from roundhouse.daemon.api.fast_lane import Lane, add_lane_routes
+from roundhouse.daemon.api.input_checks import check_encodable, check_request_text
+from roundhouse.daemon.api.ollama_options import check_options
 from roundhouse.daemon.api.streaming import ByteStream
 from roundhouse.daemon.backends.base import BackendError
 from roundhouse.daemon.components import QueueFull
@@ -138,20 +140,17 @@ def _ps_row(loaded: LoadedModel, info: ModelInfo | None) -> dict[str, Any]:
 
 
 def _sampling(options: dict[str, Any] | None) -> dict[str, Any]:
-    """Ollama options -> ChatRequest fields; the rest stay runner options."""
-    options = dict(options or {})
+    """Ollama options (each known one checked, see ollama_options.py) -> ChatRequest fields;
+    the rest stay runner options."""
+    options = check_options(options)
     fields: dict[str, Any] = {}
-    for ours, theirs in (
-        ("temperature", "temperature"),
-        ("top_p", "top_p"),
-        ("seed", "seed"),
-        ("max_tokens", "num_predict"),
-    ):
-        if theirs in options:
-            fields[ours] = options.pop(theirs)
-    if "stop" in options:
-        stop = options.pop("stop")
-        fields["stop"] = [stop] if isinstance(stop, str) else stop
+    for name in ("temperature", "top_p", "seed", "stop"):
+        if name in options:
+            fields[name] = options.pop(name)
+    if "num_predict" in options:
+        wanted = options.pop("num_predict")
+        # -1 (until the model stops), -2 (fill the context) and 0: as many as fit, see gateway.
+        fields["max_tokens"] = wanted if wanted is not None and wanted > 0 else None
     fields["options"] = options
     return fields
 
@@ -265,6 +264,7 @@ async def _ndjson(
 
 async def _respond(d: Daemon, chat: ChatRequest, shape: Shape) -> Response:
     started = time.perf_counter()
+    check_request_text(chat)
     exchange = await d.gateway.open(chat)
     first, rest = await first_and_rest(exchange.chunks)
     model = exchange.route.model.id  # after the first chunk: a fallback names its model by then
@@ -387,6 +387,10 @@ async def answer_generate(d: Daemon, body: GenerateRequest, meta: dict[str, Any]
     if not body.prompt and body.suffix is None:
         return await _load_or_unload(d, body.model, body.keep_alive, "generate")
     if body.raw or body.suffix is not None:
+        if body.images:
+            raise ApiError(
+                400, "'images' cannot be sent with raw or suffix (a plain completion)", code="unsupported"
+            )
         chat_request = ChatRequest(
             model=body.model,
             kind="completion",
@@ -402,7 +406,8 @@ async def answer_generate(d: Daemon, body: GenerateRequest, meta: dict[str, Any]
         messages: list[dict[str, Any]] = []
         if body.system:
             messages.append({"role": "system", "content": body.system})
-        messages.append({"role": "user", "content": body.prompt or ""})
+        prompt = OllamaMessage(role="user", content=body.prompt or "", images=body.images)
+        messages.extend(_openai_messages([prompt]))
         chat_request = ChatRequest(
             model=body.model,
             messages=messages,
@@ -420,6 +425,8 @@ async def answer_embed(d: Daemon, body: EmbedRequest, meta: dict[str, Any]) -> R
     inputs = [body.input] if isinstance(body.input, str) else body.input
     if not inputs:
         raise ApiError(400, "'input' must not be empty", code="invalid_request")
+    check_encodable(input=body.input)
+    check_options(body.options)
     started = time.perf_counter()
     chat_request = ChatRequest(model=body.model, dialect="ollama", **meta)
     model, vectors = await d.gateway.embed(chat_request, inputs, endpoint="embed")
@@ -437,6 +444,7 @@ async def answer_embed(d: Daemon, body: EmbedRequest, meta: dict[str, Any]) -> R
 async def answer_legacy_embeddings(
     d: Daemon, body: LegacyEmbeddingsRequest, meta: dict[str, Any]
 ) -> Response:
+    check_encodable(prompt=body.prompt)
     chat_request = ChatRequest(model=body.model, dialect="ollama", **meta)
     _, vectors = await d.gateway.embed(chat_request, [body.prompt], endpoint="embeddings")
     return FastJSONResponse({"embedding": vectors[0]})

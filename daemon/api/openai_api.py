@@ -23,15 +23,19 @@ from roundhouse.daemon.api.common import (
 )
 from roundhouse.daemon.api.errors import ApiError, error_body
 from roundhouse.daemon.api.fast_lane import Lane, add_lane_routes
+from roundhouse.daemon.api.input_checks import INT64_MAX, INT64_MIN, check_encodable, check_request_text
 from roundhouse.daemon.api.streaming import ByteStream
 from roundhouse.daemon.backends.base import BackendError
 from roundhouse.daemon.components import QueueFull
-from roundhouse.daemon.models import ChatChunk, ChatRequest, ChatResult, ModelInfo
+from roundhouse.daemon.dialects import anthropic_messages
+from roundhouse.daemon.models import ChatChunk, ChatRequest, ChatResult, ModelInfo, Usage
 
 if TYPE_CHECKING:
     from roundhouse.daemon.app import Daemon
 
 router = APIRouter(prefix="/v1", tags=["OpenAI dialect"])
+CHARS_PER_TOKEN = 4
+ANTHROPIC_VERSION = "anthropic-version"
 
 
 # A TypedDict rather than a model: pydantic validates it straight into the dicts the internal
@@ -49,18 +53,29 @@ class StreamOptions(BaseModel):
     include_usage: bool = False
 
 
-class ChatCompletionRequest(BaseModel):
+class Sampling(BaseModel):
+    """The sampling fields both completion endpoints share, with the ranges OpenAI documents
+    (integers also within what a backend can hold)."""
+
     model_config = ConfigDict(extra="allow")
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    presence_penalty: float | None = Field(default=None, ge=-2, le=2)
+    frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
+    logit_bias: dict[str, float] | None = None
+    stop: str | list[str] | None = None
+    seed: int | None = Field(default=None, ge=INT64_MIN, le=INT64_MAX)
+
+
+class ChatCompletionRequest(Sampling):
     model: str = Field(min_length=1)
     messages: list[ChatMessage] = Field(min_length=1)
     stream: bool = False
     stream_options: StreamOptions | None = None
-    temperature: float | None = Field(default=None, ge=0, le=2)
-    top_p: float | None = Field(default=None, ge=0, le=1)
-    max_tokens: int | None = Field(default=None, ge=1)
-    max_completion_tokens: int | None = Field(default=None, ge=1)
-    stop: str | list[str] | None = None
-    seed: int | None = None
+    max_tokens: int | None = Field(default=None, ge=1, le=INT64_MAX)
+    max_completion_tokens: int | None = Field(default=None, ge=1, le=INT64_MAX)
+    logprobs: bool | None = None
+    top_logprobs: int | None = Field(default=None, ge=0, le=20)
     n: int = Field(default=1, ge=1, le=1, description="Only one choice per request is supported.")
     tools: list[dict[str, Any]] | None = None
     tool_choice: str | dict[str, Any] | None = None
@@ -68,18 +83,15 @@ class ChatCompletionRequest(BaseModel):
     user: str | None = None
 
 
-class CompletionRequest(BaseModel):
-    model_config = ConfigDict(extra="allow")
+class CompletionRequest(Sampling):
     model: str = Field(min_length=1)
     prompt: str | list[str] = ""
     suffix: str | None = None
     stream: bool = False
     stream_options: StreamOptions | None = None
-    temperature: float | None = Field(default=None, ge=0, le=2)
-    top_p: float | None = Field(default=None, ge=0, le=1)
-    max_tokens: int | None = Field(default=16, ge=1)
-    stop: str | list[str] | None = None
-    seed: int | None = None
+    max_tokens: int | None = Field(default=16, ge=1, le=INT64_MAX)
+    logprobs: int | None = Field(default=None, ge=0, le=5)
+    echo: bool | None = None
     n: int = Field(default=1, ge=1, le=1, description="Only one choice per request is supported.")
     user: str | None = None
 
@@ -89,7 +101,7 @@ class EmbeddingRequest(BaseModel):
     model: str = Field(min_length=1)
     input: str | list[str] = Field(description="Text or a list of texts (token arrays are not supported).")
     encoding_format: Literal["float", "base64"] = "float"
-    dimensions: int | None = None
+    dimensions: int | None = Field(default=None, ge=1, le=INT64_MAX)
     user: str | None = None
 
 
@@ -118,6 +130,8 @@ def _model_card(model: ModelInfo) -> dict[str, Any]:
 @router.get("/models", summary="List models, virtual ones first")
 async def list_models(request: Request) -> dict[str, Any]:
     models = await daemon_of(request).catalog.all_models()
+    if ANTHROPIC_VERSION in request.headers:  # the anthropic SDK's models.list()
+        return anthropic_messages.models_page(models)
     return {"object": "list", "data": [_model_card(m) for m in models]}
 
 
@@ -125,6 +139,8 @@ async def list_models(request: Request) -> dict[str, Any]:
 async def get_model(model_id: str, request: Request) -> dict[str, Any]:
     for model in await daemon_of(request).catalog.all_models():
         if model.id == model_id or model.native == model_id:
+            if ANTHROPIC_VERSION in request.headers:
+                return anthropic_messages.model_json(model)
             return _model_card(model)
     raise ApiError(404, f"model '{model_id}' not found", code="model_not_found", param="model")
 
@@ -159,6 +175,13 @@ def _chunk_json(
     }
 
 
+def estimated_usage(chat: ChatRequest, answer_chars: int, answer_chunks: int) -> Usage:
+    """Token counts for an answer whose upstream sent none: about four characters a token
+    (and never fewer tokens than streamed pieces)."""
+    prompt = -(-len(chat.text()) // CHARS_PER_TOKEN) + 4 * len(chat.messages)
+    return Usage(int(prompt), max(answer_chunks, -(-answer_chars // CHARS_PER_TOKEN)))
+
+
 def _usage_json(result_usage: Any) -> dict[str, int]:
     return {
         "prompt_tokens": result_usage.prompt_tokens,
@@ -174,17 +197,22 @@ async def _sse(
     rid, created = prefix + chat.request_id[3:], int(chat.received_at)
     usage = None
     is_first = True
+    answered = parts = 0  # characters and chunks of the answer, for usage the upstream did not send
     try:
         chunk = first
         while chunk is not None:
             if chunk.usage is not None:
                 usage = chunk.usage
+            if chunk.content:
+                answered += len(chunk.content)
+                parts += 1
             if chunk.content or chunk.tool_calls or chunk.finish_reason or is_first:
                 payload = _chunk_json(chat.kind, rid, created, model, chunk, is_first)
                 yield b"data: " + to_json(payload) + b"\n\n"
                 is_first = False
             chunk = await anext(rest, None)
-        if chat.include_usage and usage is not None:
+        if chat.include_usage:
+            usage = usage or estimated_usage(chat, answered, parts)
             tail = {
                 "id": rid,
                 "object": "chat.completion.chunk" if chat.kind == "chat" else "text_completion",
@@ -200,7 +228,12 @@ async def _sse(
         yield b"data: " + json.dumps(body).encode() + b"\n\n"
 
 
+def _unsupported(field: str, what: str) -> ApiError:
+    return ApiError(400, f"'{field}' is not supported: {what}", code="unsupported_parameter", param=field)
+
+
 async def _respond(d: Daemon, chat: ChatRequest) -> Response:
+    check_request_text(chat)
     exchange = await d.gateway.open(chat)
     first, rest = await first_and_rest(exchange.chunks)
     model = exchange.route.model.id  # after the first chunk: a fallback names its model by then
@@ -243,6 +276,9 @@ async def _respond(d: Daemon, chat: ChatRequest) -> Response:
 
 
 async def answer_chat(d: Daemon, body: ChatCompletionRequest, meta: dict[str, Any]) -> Response:
+    if body.logprobs or body.top_logprobs:
+        field = "logprobs" if body.logprobs else "top_logprobs"
+        raise _unsupported(field, "Roundhouse does not return token log probabilities")
     chat = ChatRequest(
         model=body.model,
         messages=_without_nulls(body.messages),
@@ -271,6 +307,10 @@ async def answer_completion(d: Daemon, body: CompletionRequest, meta: dict[str, 
                 400, "only one prompt per request is supported", code="invalid_request", param="prompt"
             )
         prompt = prompt[0]
+    if body.logprobs is not None:
+        raise _unsupported("logprobs", "Roundhouse does not return token log probabilities")
+    if body.echo:
+        raise _unsupported("echo", "the prompt is not repeated in the answer")
     chat = ChatRequest(
         model=body.model,
         kind="completion",
@@ -294,8 +334,18 @@ async def answer_embeddings(d: Daemon, body: EmbeddingRequest, meta: dict[str, A
     inputs = [body.input] if isinstance(body.input, str) else body.input
     if not inputs:
         raise ApiError(400, "'input' must not be empty", code="invalid_request", param="input")
+    check_encodable(input=body.input)
     chat = ChatRequest(model=body.model, dialect="openai", **meta)
     model, vectors = await d.gateway.embed(chat, inputs, endpoint="embeddings")
+    if body.dimensions is not None and vectors and body.dimensions != len(vectors[0]):
+        raise ApiError(
+            400,
+            f"'dimensions' is not supported for {model.id}: it gives {len(vectors[0])}-dimensional "
+            "embeddings and cannot shorten them",
+            code="unsupported_parameter",
+            param="dimensions",
+            in_ledger=True,
+        )
     data = []
     for index, vector in enumerate(vectors):
         embedding: Any = vector

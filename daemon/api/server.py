@@ -13,7 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from roundhouse.daemon import __version__, api
-from roundhouse.daemon.api import control, errors, ollama_api, openai_api
+from roundhouse.daemon.api import anthropic_api, control, errors, ollama_api, openai_api, responses_api
 from roundhouse.daemon.api.fast_lane import FastLane
 from roundhouse.daemon.api.guard import ASGIApp, Guard, Receive, Scope, Send
 from roundhouse.daemon.app import Daemon
@@ -67,18 +67,21 @@ def create_app(daemon: Daemon) -> RoundhouseApp:
             return JSONResponse({"status": "starting"}, status_code=503)
         return JSONResponse({"status": "ok", "version": d.version})
 
-    @app.get("/", include_in_schema=False)
+    # HEAD / is the heartbeat of Ollama's clients.
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     async def root() -> dict[str, str]:
         return {"name": "Roundhouse", "version": __version__, "docs": "/docs"}
 
     app.include_router(openai_api.router)
     app.include_router(ollama_api.router)
+    app.include_router(anthropic_api.router)
+    app.include_router(responses_api.router)
     app.include_router(control.router)
     for router in _concern_routers():
         app.include_router(router)
 
     settings = daemon.settings.server
-    lanes = {**openai_api.LANES, **ollama_api.LANES}
+    lanes = {**openai_api.LANES, **ollama_api.LANES, **anthropic_api.LANES}
     guarded = Guard(
         FastLane(app, daemon, lanes),
         tokens=daemon.tokens,

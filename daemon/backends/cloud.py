@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from roundhouse.daemon.backends.base import BackendError
+from roundhouse.daemon.backends.base import BackendError, parse_retry_after, short_message
 from roundhouse.daemon.models import BackendHealth, ChatChunk, ChatRequest, LoadedModel, ModelInfo, Usage
 from roundhouse.daemon.secrets import PROVIDERS, Secrets
 
@@ -110,8 +110,11 @@ class CloudBackend:
         status = int(getattr(exc, "status_code", 0) or 502)
         retryable = status == 429 or status >= 500 or "timeout" in type(exc).__name__.lower()
         kind = "rate_limited" if status == 429 else type(exc).__name__
+        headers = getattr(getattr(exc, "response", None), "headers", None)
+        retry_after = parse_retry_after(headers.get("retry-after")) if headers is not None else None
+        said = short_message(scrub(str(exc), key)) or f"answered {status}"
         return BackendError(
-            f"{self.name}: {scrub(str(exc), key)[:400]}", status=status, retryable=retryable, kind=kind
+            f"{self.name}: {said}", status=status, retryable=retryable, kind=kind, retry_after=retry_after
         )
 
     async def chat(self, request: ChatRequest, model: ModelInfo) -> AsyncIterator[ChatChunk]:

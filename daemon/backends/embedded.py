@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from roundhouse.daemon.backends.base import BackendError, ModelNotFound
+from roundhouse.daemon.backends.capabilities import refuse_unsupported
 from roundhouse.daemon.models import BackendHealth, ChatChunk, ChatRequest, LoadedModel, ModelInfo, Usage
 
 if TYPE_CHECKING:
@@ -139,14 +140,15 @@ class EmbeddedBackend:
 
     def _auto_gpu_layers(self, key: str) -> int:
         """As many layers as the GPU's free memory holds after the headroom; 0 without a GPU."""
-        from roundhouse.daemon.residency.estimate import gpu_layers_for, shape_from_gguf
+        from roundhouse.daemon.residency.estimate import gpu_layers_for
+        from roundhouse.daemon.residency.gguf_shapes import SHAPES
         from roundhouse.daemon.residency.readers.detect import detect_reader
 
         reading = detect_reader().read()
         if not reading.gpus:
             return 0
         return gpu_layers_for(
-            shape_from_gguf(self._paths[key]),
+            SHAPES.shape(self._paths[key]),
             context=self._context_length,
             free_vram_bytes=max(g.free_bytes for g in reading.gpus),
             headroom_bytes=self._headroom,
@@ -154,6 +156,8 @@ class EmbeddedBackend:
         )
 
     async def chat(self, request: ChatRequest, model: ModelInfo) -> AsyncIterator[ChatChunk]:
+        # llama.cpp here has no vision projector and no tool calling.
+        refuse_unsupported(request, model, reads_images=False, forces_tools=False)
         loaded = await self._ensure_loaded(model.native)
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[Any] = asyncio.Queue()
@@ -179,7 +183,10 @@ class EmbeddedBackend:
                 if item is _DONE:
                     return
                 if isinstance(item, Exception):
-                    raise BackendError(f"embedded model failed: {item}", status=500) from item
+                    log.error("embedded: %s failed", model.id, exc_info=item)
+                    raise BackendError(
+                        f"the embedded model {model.id} failed; the daemon's log has the details", status=500
+                    ) from item
                 yield item
         finally:
             # The client went away or the stream ended: stop generating tokens nobody reads.

@@ -51,6 +51,7 @@ class _Connection(asyncio.Protocol):
         self.complete = False
         self.reusable = False
         self._length_known = False
+        self.retry_after: bytes | None = None
         self.body: list[bytes] = []
         self._buffered = 0
         self._paused = False
@@ -81,8 +82,11 @@ class _Connection(asyncio.Protocol):
 
     # -- httptools callbacks --
     def on_header(self, name: bytes, value: bytes) -> None:
-        if name.lower() in (b"content-length", b"transfer-encoding"):
+        lower = name.lower()
+        if lower in (b"content-length", b"transfer-encoding"):
             self._length_known = True
+        elif lower == b"retry-after":
+            self.retry_after = value
 
     def on_headers_complete(self) -> None:
         assert self._parser is not None
@@ -109,6 +113,7 @@ class _Connection(asyncio.Protocol):
         self._parser = httptools.HttpResponseParser(self)
         self.status = 0
         self.headers_done = self.complete = self.reusable = self._length_known = False
+        self.retry_after = None
         self.body = []
         self._buffered = 0
         assert self.transport is not None
@@ -167,6 +172,7 @@ class Response:
         self._client = client
         self._conn = conn
         self.status = conn.status
+        self.retry_after = conn.retry_after  # the raw header value, if the upstream sent one
         self._released = False
 
     async def read(self) -> bytes:

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import ollama
 
-from roundhouse.daemon.backends.base import BackendError, ModelNotFound
+from roundhouse.daemon.backends.base import BackendError, ModelNotFound, short_message
+from roundhouse.daemon.backends.capabilities import refuse_unsupported
 from roundhouse.daemon.models import (
     BackendHealth,
     ChatChunk,
@@ -100,7 +101,12 @@ class OllamaBackend:
             if status == 404 and model:
                 return ModelNotFound(model)
             retryable = status == 429 or status >= 500
-            return BackendError(f"{self.name}: {exc.error}", status=status, retryable=retryable)
+            said = short_message(str(exc.error))
+            return BackendError(
+                f"{self.name} answered {status}" + (f": {said}" if said else ""),
+                status=status,
+                retryable=retryable,
+            )
         if isinstance(exc, httpx.TimeoutException):
             return BackendError(f"{self.name}: timed out", status=504, retryable=True, kind="timeout")
         if isinstance(exc, (ConnectionError, httpx.HTTPError)):
@@ -160,6 +166,8 @@ class OllamaBackend:
         return options
 
     async def chat(self, request: ChatRequest, model: ModelInfo) -> AsyncIterator[ChatChunk]:
+        # Ollama has no tool_choice: it may call a tool or not, never on demand.
+        refuse_unsupported(request, model, reads_images=True, forces_tools=False)
         fmt: Any = None
         if request.response_format:
             kind = request.response_format.get("type")

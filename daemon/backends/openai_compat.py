@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic_core import from_json, to_json
 
-from roundhouse.daemon.backends.base import BackendError
+from roundhouse.daemon.backends.base import BackendError, parse_retry_after, short_message
 from roundhouse.daemon.backends.http1 import HTTP1Client, UpstreamError
 from roundhouse.daemon.models import BackendHealth, ChatChunk, ChatRequest, LoadedModel, ModelInfo, Usage
 
@@ -33,20 +33,33 @@ def request_body(request: ChatRequest, native_model: str) -> dict[str, Any]:
     return body
 
 
-def error_from_response(status: int, text: str, where: str) -> BackendError:
-    message = text
+def error_from_response(status: int, text: str, where: str, retry_after: bytes | None = None) -> BackendError:
+    """The upstream's error as ours: its own short message when it sent one in OpenAI's error
+    shape, never its body otherwise (an HTML page, a traceback)."""
+    message = ""
     try:
         payload = json.loads(text)
-        err = payload.get("error")
+        err = payload.get("error") if isinstance(payload, dict) else None
         if isinstance(err, dict):
-            message = str(err.get("message") or err)
-        elif err:
-            message = str(err)
-    except (ValueError, AttributeError):
+            message = str(err.get("message") or "")
+        elif isinstance(err, str):
+            message = err
+    except ValueError:
         pass
     retryable = status == 429 or status >= 500
     kind = "rate_limited" if status == 429 else ("upstream_error" if status >= 500 else "upstream_rejected")
-    return BackendError(f"{where}: {status} {message[:300]}", status=status, retryable=retryable, kind=kind)
+    short = short_message(message)
+    said = f"upstream {where} answered {status}" + (f": {short}" if short else "")
+    return BackendError(
+        said, status=status, retryable=retryable, kind=kind, retry_after=parse_retry_after(retry_after)
+    )
+
+
+def malformed(where: str, what: str) -> BackendError:
+    """An answer that is not what the OpenAI API sends counts as the upstream failing."""
+    return BackendError(
+        f"upstream {where} sent {what}", status=502, retryable=True, kind="bad_upstream_answer"
+    )
 
 
 def chunk_from_openai(payload: dict[str, Any], kind: str) -> ChatChunk:
@@ -122,12 +135,20 @@ class OpenAICompatBackend:
         try:
             async with self._http.post(path, body) as response:
                 if response.status != 200:
-                    raise error_from_response(response.status, await response.text(), self.name)
+                    text = await response.text()
+                    raise error_from_response(response.status, text, self.name, response.retry_after)
                 if not request.stream:
-                    chunk = chunk_from_openai(from_json(await response.read()), request.kind)
+                    try:
+                        payload = from_json(await response.read())
+                    except ValueError:
+                        raise malformed(self.name, "an answer that is not JSON") from None
+                    if not isinstance(payload, dict) or not isinstance(payload.get("choices"), list):
+                        raise malformed(self.name, "JSON that is not a completion")
+                    chunk = chunk_from_openai(payload, request.kind)
                     chunk.finish_reason = chunk.finish_reason or "stop"
                     yield chunk
                     return
+                events = 0
                 # Closed here rather than left to the loop's finalizer, which would cost every
                 # stream a task and a wake-up of its own when `[DONE]` ends the loop early.
                 async with aclosing(response.lines()) as lines:
@@ -138,7 +159,16 @@ class OpenAICompatBackend:
                         data = line[5:].strip()
                         if data == b"[DONE]":
                             break
-                        yield chunk_from_openai(from_json(data), request.kind)
+                        try:
+                            payload = from_json(data)
+                        except ValueError:
+                            payload = None
+                        if not isinstance(payload, dict):
+                            raise malformed(self.name, "a stream event that is not a JSON object")
+                        events += 1
+                        yield chunk_from_openai(payload, request.kind)
+                if not events:
+                    raise malformed(self.name, "a stream with no answer in it")
         except UpstreamError as exc:
             raise self._unreachable(exc) from exc
 

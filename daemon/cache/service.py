@@ -19,8 +19,8 @@ from typing import Any, Literal, Protocol
 import numpy as np
 import sqlite_utils
 
-from roundhouse.daemon.cache import records
-from roundhouse.daemon.cache.guards import PromptFeatures, extract, mismatch
+from roundhouse.daemon.cache import guards, records
+from roundhouse.daemon.cache.guards import PromptFeatures
 from roundhouse.daemon.cache.keys import (
     SemanticQuery,
     directives,
@@ -58,6 +58,14 @@ class EmbedderLike(Protocol):
     dimensions: int
 
     async def embed(self, texts: list[str]) -> np.ndarray: ...
+
+
+class NearMissGuard(Protocol):
+    """What tells two alike prompts apart (daemon/cache/guards.py; benchmarks pass older ones)."""
+
+    def extract(self, text: str) -> Any: ...
+
+    def mismatch(self, a: Any, b: Any) -> str | None: ...
 
 
 @dataclass(slots=True)
@@ -99,8 +107,10 @@ class Cache:
         embedder: EmbedderLike | None = None,
         publish: Callable[[str, dict[str, Any]], object] | None = None,
         clock: Callable[[], float] = time.time,
+        guard: NearMissGuard = guards,
     ) -> None:
         self.settings = settings
+        self._guard = guard
         self._store = store
         self._embedder = embedder
         self._publish = publish
@@ -164,7 +174,7 @@ class Cache:
             if query is not None:
                 assert self._embedder is not None
                 vector = (await self._embedder.embed([query.text]))[0]
-                probe = Probe(query, vector, extract(query.text))
+                probe = Probe(query, vector, self._guard.extract(query.text))
         await self.put(lookup.key, route.model.id, chunks, probe=probe)
         self._served[request.request_id] = lookup.key
         self._trim_served()
@@ -188,9 +198,9 @@ class Cache:
         return entry
 
     @staticmethod
-    def probe_for(text: str, scope: str, vector: np.ndarray) -> Probe:
+    def probe_for(text: str, scope: str, vector: np.ndarray, guard: NearMissGuard = guards) -> Probe:
         """A probe for text already embedded (benchmarks insert thousands at once)."""
-        return Probe(SemanticQuery(scope=scope, text=text), vector, extract(text))
+        return Probe(SemanticQuery(scope=scope, text=text), vector, guard.extract(text))
 
     def _new_entry(self, key: str, model: str, chunks: list[ChatChunk], probe: Probe | None) -> Entry:
         now = self._clock()
@@ -297,7 +307,7 @@ class Cache:
             return None
         assert self._embedder is not None
         vector = (await self._embedder.embed([query.text]))[0]
-        probe = Probe(query, vector, extract(query.text))
+        probe = Probe(query, vector, self._guard.extract(query.text))
         self._probes[key] = probe
         while len(self._probes) > REMEMBERED_REQUESTS:
             self._probes.popitem(last=False)
@@ -313,7 +323,7 @@ class Cache:
             entry = self._entries.get(entry_key)
             if entry is None or entry.expires <= now or entry.features is None:
                 continue
-            if mismatch(probe.features, entry.features) is not None:
+            if self._guard.mismatch(probe.features, entry.features) is not None:
                 refused_near_miss = refused_near_miss or similarity >= settings.threshold
                 continue
             alike.append((entry, similarity))

@@ -26,9 +26,9 @@ from roundhouse.daemon.residency.estimate import (
     Estimate,
     ShapeUnknown,
     estimate,
-    shape_from_gguf,
     shape_from_ollama_show,
 )
+from roundhouse.daemon.residency.gguf_shapes import SHAPES
 from roundhouse.daemon.residency.learned import LearnedFacts
 from roundhouse.daemon.residency.pins import PinStore
 from roundhouse.daemon.residency.policy import (
@@ -301,7 +301,7 @@ class ResidencyManager:
         try:
             path = Path(model.description) if model.description.endswith(".gguf") else None
             if path is not None and path.is_file():
-                shape = await asyncio.to_thread(shape_from_gguf, path)
+                shape = await SHAPES.shape_async(path)
             else:
                 show = getattr(backend, "show", None)
                 if callable(show):
@@ -678,6 +678,14 @@ class ResidencyManager:
                 await asyncio.sleep(RECONCILE_SETTLE_S)
 
     async def start(self) -> None:
+        # Before the daemon says it is ready: the first request must not wait on a header read.
+        for model in self._models():
+            path = Path(model.description) if model.description.endswith(".gguf") else None
+            if model.local and path is not None and path.is_file():
+                try:
+                    await SHAPES.shape_async(path)
+                except (ShapeUnknown, OSError, ValueError) as why:
+                    log.info("residency: no shape for %s (%s)", model.id, why)
         if self.measurements is not None:
             await self.measurements.start(self.use_measurements)
         if self._task is None:
@@ -749,6 +757,7 @@ class ResidencyManager:
             "loads": self.loads,
             "evictions": self.evictions,
             "last_decision": self.last_decision,
+            "gguf_header_reads": dict(SHAPES.reads),
         }
 
 

@@ -22,6 +22,7 @@ async def explain_prompt(daemon: Any, prompt: str, model: str = "auto", app: str
     explained["decision_ms"] = round(elapsed_ms, 3)
     explained["signals"] = {
         "privacy": sorted(set(signals.private_kinds)),
+        "masked": sorted(set(signals.masked_kinds)),
         "sticky": signals.sticky,
         "complexity": signals.verdict.as_dict() if signals.verdict is not None else None,
         "tokens_estimate": signals.tokens,

@@ -1,32 +1,41 @@
-"""Reliability of a route: retries with backoff, a cooldown for failing deployments, and
-the context-window check that keeps a long prompt off a model too small for it."""
+"""Reliability of a route: how many upstream calls a request may make, the backoff between
+them, a cooldown for failing deployments, and the context-window check that keeps a long
+prompt off a model too small for it. The gateway runs the one attempt loop (gateway.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from roundhouse.daemon.backends.base import Backend, BackendError
-from roundhouse.daemon.models import ChatChunk, ChatRequest, ModelInfo
+from roundhouse.daemon.backends.base import BackendError
+from roundhouse.daemon.models import ChatRequest, ModelInfo
+from roundhouse.daemon.routing.deadlines import TIMEOUT_KINDS
 from roundhouse.daemon.routing.route import Target
 
 CHARS_PER_TOKEN = 3.5
 DEFAULT_ANSWER_TOKENS = 256
+# What a model that does not say its context is trusted to hold: the smallest context a chat
+# model served today has (Ollama's default, llama.cpp's own default).
+UNKNOWN_CONTEXT_ASSUMED = 4096
+
+
+def estimate_prompt_tokens(request: ChatRequest) -> int:
+    """A request's prompt tokens: a cautious chars/3.5, and a few per message."""
+    return int(len(request.text()) / CHARS_PER_TOKEN) + 4 * len(request.messages)
 
 
 def estimate_tokens(request: ChatRequest) -> int:
-    """Prompt tokens (a cautious chars/3.5) plus the answer the client allows for."""
-    text = request.text()
-    overhead = 4 * len(request.messages)
-    answer = request.max_tokens or DEFAULT_ANSWER_TOKENS
-    return int(len(text) / CHARS_PER_TOKEN) + overhead + answer
+    """Prompt tokens plus the answer the client allows for."""
+    return estimate_prompt_tokens(request) + (request.max_tokens or DEFAULT_ANSWER_TOKENS)
 
 
 def fits(model: ModelInfo, tokens: int) -> bool:
-    return model.context_length <= 0 or model.context_length >= tokens
+    """Whether `tokens` fit the model's context; an unknown context (0) is taken to fit only a
+    prompt of ordinary size, never any length at all."""
+    window = model.context_length if model.context_length > 0 else UNKNOWN_CONTEXT_ASSUMED
+    return window >= tokens
 
 
 @dataclass(slots=True)
@@ -34,15 +43,18 @@ class _Health:
     failures: int = 0
     cooling_until: float = 0.0
     last_error: str = ""
+    hung: bool = False
 
 
 class FallbackPolicy:
-    """Per-deployment failure counts; the gateway reports every attempt's outcome here."""
+    """Per-deployment failure counts; the gateway reports every attempt's outcome here.
+    `retries`: the upstream calls one request may make after its first failed, counting retries
+    of the same model and fallbacks to the next alike."""
 
     def __init__(
         self,
         *,
-        retries: int = 2,
+        retries: int = 1,
         backoff_s: float = 0.5,
         cooldown_s: float = 30.0,
         failures_before_cooldown: int = 3,
@@ -54,8 +66,6 @@ class FallbackPolicy:
         self.failures_before_cooldown = failures_before_cooldown
         self._clock = clock
         self._health: dict[str, _Health] = {}
-        # One wrapper per backend name, made once rather than on every route.
-        self._wrapped: dict[str, RetryingBackend] = {}
 
     @staticmethod
     def key(target: Target) -> str:
@@ -68,6 +78,14 @@ class FallbackPolicy:
     def is_cooling(self, target: Target) -> bool:
         health = self._health.get(self.key(target))
         return health is not None and health.cooling_until > self._clock()
+
+    def hung(self, target: Target) -> float:
+        """Seconds the target still cools after it missed a deadline (0 when it did not): a
+        request for it alone is answered at once rather than made to wait on it again."""
+        health = self._health.get(self.key(target))
+        if health is None or not health.hung:
+            return 0.0
+        return max(0.0, health.cooling_until - self._clock())
 
     def cooling_keys(self) -> set[str]:
         """The `key`s of the deployments cooling down now (usually none)."""
@@ -82,7 +100,9 @@ class FallbackPolicy:
         health = self._health.setdefault(self.key(target), _Health())
         health.failures += 1
         health.last_error = f"{error.status} {error.kind}"
-        if health.failures >= self.failures_before_cooldown:
+        # A silent host cools on its first miss: every request it gets would wait as long again.
+        health.hung = error.kind in TIMEOUT_KINDS
+        if health.hung or health.failures >= self.failures_before_cooldown:
             health.cooling_until = self._clock() + self.cooldown_s
             health.failures = 0
 
@@ -103,46 +123,3 @@ class FallbackPolicy:
             }
             for key, h in self._health.items()
         }
-
-    def with_retries(self, target: Target) -> Target:
-        """The same target, its backend wrapped to retry retryable failures before any output."""
-        backend = target.backend
-        if self.retries <= 0 or isinstance(backend, RetryingBackend):
-            return target
-        wrapper = self._wrapped.get(backend.name)
-        if wrapper is None or wrapper.inner is not backend:  # new, or replaced by a config change
-            wrapper = self._wrapped[backend.name] = RetryingBackend(backend, self)
-        return Target(target.model, wrapper)
-
-
-class RetryingBackend:
-    """Delegates everything to the real backend; `chat` retries 429/5xx/timeouts with backoff
-    as long as nothing has been streamed yet (a half-sent answer cannot be retried)."""
-
-    def __init__(self, inner: Backend, policy: FallbackPolicy) -> None:
-        self._inner = inner
-        self._policy = policy
-        self.name = inner.name
-        self.local = inner.local
-
-    @property
-    def inner(self) -> Backend:
-        return self._inner
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-    async def chat(self, request: ChatRequest, model: ModelInfo) -> AsyncIterator[ChatChunk]:
-        attempt = 0
-        while True:
-            produced = False
-            try:
-                async for chunk in self._inner.chat(request, model):
-                    produced = True
-                    yield chunk
-                return
-            except BackendError as exc:
-                attempt += 1
-                if produced or not exc.retryable or attempt > self._policy.retries:
-                    raise
-                await asyncio.sleep(self._policy.delay(attempt))

@@ -33,6 +33,7 @@ class Signals:
     asked: str
     app: str = "unknown"
     private_kinds: list[str] = field(default_factory=list)
+    masked_kinds: list[str] = field(default_factory=list)  # found, and masked for any cloud model
     sticky: bool = False
     verdict: Verdict | None = None
     tokens: int = 0
@@ -130,6 +131,8 @@ def _privacy(signals: Signals, app: AppPolicy, reasons: list[str]) -> bool:
     if signals.private_kinds:
         private = True
         reasons.append("privacy: found " + ", ".join(sorted(set(signals.private_kinds))))
+    if signals.masked_kinds:
+        reasons.append("privacy: found " + ", ".join(sorted(set(signals.masked_kinds))) + ", masked for the cloud")
     if signals.sticky:
         private = True
         reasons.append("privacy: conversation was private earlier")
@@ -207,28 +210,10 @@ def _explicit(
         _refuse_or_reroute(cloud_block, signals, settings, on_exhausted, private)
         reasons.append(f"'{model.id}' rerouted to local: {cloud_block}")
         return _local_plan(signals, settings, tiers, tier or "reasoning", private, reasons, allow_cloud=False)
-    if not fits(model, signals.tokens):
-        pool = [m for m in _all_models(tiers) if m.local or not private]
-        bigger = [m for m in pool if fits(m, signals.tokens) and m.id not in signals.unavailable]
-        if model.local or cloud_block is None:
-            bigger = [m for m in bigger if m.local == model.local] or [m for m in bigger if m.local]
-        if bigger:
-            chosen = min(bigger, key=lambda m: m.context_length or 10**9)
-            reasons.append(
-                f"context: about {signals.tokens} tokens exceed {model.id}'s {model.context_length}; "
-                f"using {chosen.id}"
-            )
-            return Plan(chosen, tier, reasons, [], private)
+    # A model asked for by name is the one that answers: a prompt too long for it is refused
+    # with its context size (limits.py), never quietly sent to another model.
     reasons.append("explicit model")
     return Plan(model, tier, reasons, [], private)
-
-
-def _all_models(tiers: dict[str, list[ModelInfo]]) -> list[ModelInfo]:
-    seen: dict[str, ModelInfo] = {}
-    for models in tiers.values():
-        for model in models:
-            seen.setdefault(model.id, model)
-    return list(seen.values())
 
 
 def _usable(models: list[ModelInfo], signals: Signals) -> list[ModelInfo]:

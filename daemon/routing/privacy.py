@@ -14,6 +14,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from roundhouse.daemon.routing.people import personal_facts
+
 
 @dataclass(frozen=True, slots=True)
 class Finding:
@@ -108,10 +110,16 @@ _PLACEHOLDER_WORDS = {
     "xxx", "user", "username", "test", "foo", "bar", "value", "string", "required", "optional",
 }  # fmt: skip
 _REFERENCE = re.compile(
-    r"""^(?:[$%{<\[(`*]|\\|os\.|env\.|process\.env|getenv|environ|settings\.|config\.|self\.|this\.|
+    r"""^(?:\\|os\.|env\.|process\.env|getenv|environ|settings\.|config\.|self\.|this\.|
          secrets\.|vault:|ref\+|keyring|input\(|prompt\()""",
     re.IGNORECASE | re.VERBOSE,
 )
+# A template or shell variable (`{{ .Values.x }}`, `${DB_PASS}`, `$1`), a call (`getenv("X")`).
+_TEMPLATED = re.compile(
+    r"\{\{\s*[\w.$|\- ]+\s*\}\}|\$\{\{?\s*[\w.:=$\-]+\s*\}|^\$\w+$|^\$\(.*\)$|^%\w+%$|^%\(\w+\)s$|%[sd]$"
+    r"|^<[^>]*>$|^\[[^\]]*\]$|^\{[^}]*\}$|^\([^)]*\)$|^`[^`]*`$"
+)
+_CALL = re.compile(r"^[\w.\[\]'\"]+\(.*\)[,;]?$")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*(?:\(.*\)?|\[.*\]?)?[,;]?$")
 
 
@@ -122,10 +130,10 @@ def is_placeholder(value: str) -> bool:
     lowered = value.lower()
     if lowered in _PLACEHOLDER_WORDS or lowered.strip("<>{}[]()_-") in _PLACEHOLDER_WORDS:
         return True
-    if _REFERENCE.match(value) or "{{" in value or "${" in value or "(" in value:
+    if _REFERENCE.match(value) or _TEMPLATED.search(value) or _CALL.match(value):
         return True
-    if set(value) <= set("*xX.•#-_"):
-        return True
+    if set(value) <= set("*xX.•#-_") or len(set(value.lower())) == 1 or value.endswith(("...", "…")):
+        return True  # `****`, `yyy`, `sk-...`
     if lowered.startswith(
         ("your", "my-", "my_", "<", "insert", "replace", "enter", "put-", "example")
     ) and not any(c.isdigit() for c in value):
@@ -150,51 +158,138 @@ _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 
 # --- secrets ------------------------------------------------------------------------------
 
-_SECRET_NAME_END = re.compile(
-    r"""(?:pass(?:word|wd|phrase)?|pwd|secret|token|credentials?|apikey|
-         (?:api|access|secret|private|signing|encryption|master|client|auth|app|account|license|
-            subscription|service|webhook|bot|consumer|storage|sas)[_\-.]?key|
-         (?:access|refresh|bearer|auth|id|session|api|bot|personal)[_\-.]?token|
-         client[_\-.]?secret|session[_\-.]?(?:id|key|cookie)|cookie)$""",
-    re.IGNORECASE | re.VERBOSE,
-)
-_PASSWORD_NAME_END = re.compile(r"(?:pass(?:word|wd|phrase)?|pwd)$", re.IGNORECASE)
-# A name, an assignment operator, then a quoted or bare value.
+# What a name means is read from its parts (`DB_PASSWORD`, `clientSecret`, `api-key`), so any
+# naming style in any language is understood: a secret word, and no descriptor after it
+# (`secret_name`, `token_url`, `password_min_length` name things about a secret, not one).
+_NAME_PARTS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+_SECRET_WORDS = frozenset({
+    "password", "passwd", "pass", "pwd", "passphrase", "passcode", "pw", "secret", "secrete", "secrets",
+    "token", "credential", "credentials", "apikey", "auth", "pat", "sig", "signature", "cookie", "psk",
+})  # fmt: skip
+_KEY_QUALIFIERS = frozenset({
+    "api", "access", "secret", "private", "signing", "encryption", "master", "client", "auth", "app",
+    "account", "license", "subscription", "service", "webhook", "bot", "consumer", "storage", "sas",
+    "shared", "session", "admin", "write", "read", "deploy", "ssh", "gpg", "hmac", "jwt", "crypt",
+})  # fmt: skip
+_DESCRIPTORS = frozenset({
+    "name", "names", "id", "ids", "url", "uri", "endpoint", "path", "file", "dir", "length", "len", "size",
+    "count", "type", "types", "field", "hash", "hashed", "digest", "version", "ttl", "timeout", "expiry",
+    "expires", "expiration", "min", "max", "prefix", "suffix", "header", "format", "env", "var", "store",
+    "provider", "mode", "policy", "label", "kind", "location", "ref", "source", "manager", "required",
+    "reset", "rotation", "enabled", "strength", "input", "prompt", "placeholder", "hint", "regex", "pattern",
+    "class", "widget", "form", "validator", "label", "box", "chars", "characters", "encoder", "filter",
+    "index", "position", "value_from", "vault", "arn", "mount", "keeper", "changed", "at", "by",
+})  # fmt: skip
+_GLUED = re.compile(r"^[a-z]{2,}?(password|passwd|passphrase|secret|token|apikey|credentials?)$")
+_PASSWORD_WORDS = frozenset({"password", "passwd", "pass", "pwd", "passphrase", "passcode", "pw", "psk"})
+
+
+def _name_parts(name: str) -> list[str]:
+    return [part.lower() for part in _NAME_PARTS.findall(name)]
+
+
+def secret_name_kind(name: str) -> str | None:
+    """'password' or 'secret' when a variable, key or flag of this name holds one; else None."""
+    parts = [_GLUED.sub(r"\1", part) for part in _name_parts(name)]  # `PGPASSWORD`, `dbpass`
+    last = -1
+    for index, part in enumerate(parts):
+        if part in _SECRET_WORDS or (part == "key" and index > 0 and parts[index - 1] in _KEY_QUALIFIERS):
+            last = index
+    if last < 0 or any(part in _DESCRIPTORS for part in parts[last + 1 :]):
+        return None
+    if any(part in ("public", "pub", "publishable") for part in parts[: last + 1]):
+        return None  # `public_key`, `publicToken`: meant to be shared
+    return "password" if parts[last] in _PASSWORD_WORDS else "secret"
+
+
+_OPERATOR = r"(?:=>|:=|===|!==|==|!=|<-|=|:)"
+# A name, an assignment (or comparison) operator, then a quoted or bare value.
 _ASSIGNMENT = re.compile(
-    r"""(?P<name>[A-Za-z_][A-Za-z0-9_.\-]{0,60})["']?\s*(?:=>|:=|=|:)\s*
-        (?:(?P<q>["'`])(?P<qval>[^"'`\n]{1,300})(?P=q)|(?P<val>[^\s"'`,;)}\]]{1,300}))""",
+    rf"""(?P<name>[A-Za-z_$@][A-Za-z0-9_.\-]{{0,60}})(?:\[\d*\])?["']?[ \t]*{_OPERATOR}[ \t]*@?
+        # The value is looked at, not consumed, so a name inside it (`url=...&password=x`) is seen too.
+        (?=(?P<q>["'`])(?P<qval>[^"'`\n]{{1,300}})(?P=q)|(?P<val>(?:(?!&\w+=)[^\s"'`]){{1,300}}))""",
     re.VERBOSE,
+)
+# `"value" == password`, `secret("value")`, `password "value";`: the value before, or with no operator.
+_REVERSED = re.compile(
+    r"""(?P<q>["'`])(?P<qval>[^"'`\n]{1,300})(?P=q)\s*(?:===|!==|==|!=)\s*(?P<name>[A-Za-z_][\w.]{0,60})"""
+)
+_CALLED = re.compile(
+    r"""(?P<name>[A-Za-z_][\w.\-]{0,60})(?:\(\s*|\s+)(?P<q>["'])(?P<qval>[^"'\n]{1,300})(?P=q)\s*[);]"""
 )
 _NOT_SECRET_NAMES = re.compile(
     r"(?:hash|checksum|digest|sha\d*|md5|etag|integrity|uuid|guid|commit|version|nonce|id)$", re.IGNORECASE
 )
+_TYPES = frozenset({"str", "int", "bool", "bytes", "float", "number", "any", "object", "secretstr", "char"})
+
+
+def _value_is_literal_secret(kind: str, value: str, quoted: bool) -> bool:
+    """Whether `value`, assigned to a name meaning `kind`, is a real one rather than a reference."""
+    value = value.strip()
+    if is_placeholder(value) or value.lower() in _TYPES:
+        return False
+    if re.search(r"fake|dummy|changeme|placeholder|redacted", value, re.IGNORECASE):
+        return False
+    if re.fullmatch(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+", value):
+        return False  # `token=ACCESS_TOKEN`: a constant's or variable's name
+    if not quoted:
+        if (
+            _IDENTIFIER.match(value)
+            and ("." in value or "[" in value)
+            and not looks_random(re.sub(r"\W", "", value), min_length=16, min_entropy=3.5)
+        ):
+            return False  # `password = request.form["password"]`, `key = settings.KEY`
+        if _IDENTIFIER.match(value) and value.lower() == value and "_" in value:
+            return False  # `password = user_password`: a variable, not a literal
+    if not any(c.isalnum() for c in value):
+        return False
+    if " " in value:  # a passphrase, quoted
+        return quoted and len(value.split()) <= 6 and len(value) >= 6
+    if kind == "password":
+        return len(value) >= 4
+    if len(value) < 6:
+        return False
+    if _UUID.match(value) or _HEX.match(value):
+        return len(value) >= 16
+    # Any length: a key/token/secret name holding a word-less literal. A plain word or two
+    # (`token: bearer`, `secret: my-secret`) is not one.
+    if re.fullmatch(r"[a-z]+(?:[-_][a-z]+)?", value):
+        return False
+    return True
+
+
+def is_wordy(value: str) -> bool:
+    """Mostly words run together (`SponsoredProductsRemoteSearch`): an identifier, not a token."""
+    return sum(len(w) for w in re.findall(r"[A-Z]?[a-z]{3,}", value)) > 0.6 * len(value)
+
+
+def _trim_bare(value: str) -> str:
+    """A bare value less what closes the code around it (`f(password=x)`, `{key: x}`, `x,`)."""
+    value = value.rstrip(",;")
+    for opener, closer in ("()", "{}", "[]"):
+        while value.endswith(closer) and value.count(closer) > value.count(opener):
+            value = value[:-1].rstrip(",;")
+    return value
 
 
 def _assignment_is_secret(match: re.Match[str]) -> bool:
-    name = match.group("name").strip("\"'").rstrip(".-_")
+    name = match.group("name").strip("\"'$@").rstrip(".-_")
     quoted = match.group("qval")
-    value = quoted if quoted is not None else match.group("val")
+    value = quoted if quoted is not None else match.groupdict().get("val")
     if value is None:
         return False
-    value = value.strip()
-    if _SECRET_NAME_END.search(name):
-        if is_placeholder(value):
-            return False
-        if quoted is None and _IDENTIFIER.match(value) and value.lower() == value and "_" in value:
-            return False  # `password = user_password`: a variable, not a literal
-        if quoted is None and _IDENTIFIER.match(value) and "." in value:
-            return False
-        if _PASSWORD_NAME_END.search(name):
-            return len(value) >= 4 and " " not in value.strip()
-        if _UUID.match(value) or _HEX.match(value):
-            return len(value) >= 16
-        return looks_random(value, min_length=12, min_entropy=2.8) or (
-            len(value) >= 20 and " " not in value and shannon_entropy(value) >= 3.5
-        )
-    if _NOT_SECRET_NAMES.search(name) or quoted is None:
+    value = value.strip() if quoted is not None else _trim_bare(value)
+    if match.groupdict().get("q") == "`" and " " in value:
+        return False  # `key=`cat file``: a command's output, not a literal
+    kind = secret_name_kind(name)
+    if kind is not None:
+        return _value_is_literal_secret(kind, value, quoted is not None)
+    if _NOT_SECRET_NAMES.search(name) or quoted is None or re.search(r"pub(?:lic)?", name, re.IGNORECASE):
         return False
     # Any other quoted value that is long, un-spaced and far from words: a token.
     if len(value) < 28 or " " in value or "/" in value or _HEX.match(value) or _UUID.match(value):
+        return False
+    if is_wordy(value):
         return False
     classes = sum(
         (any(c.islower() for c in value), any(c.isupper() for c in value), any(c.isdigit() for c in value))
@@ -202,8 +297,53 @@ def _assignment_is_secret(match: re.Match[str]) -> bool:
     return classes == 3 and shannon_entropy(value) >= 4.3
 
 
+# A name declared, and its value given a line or two later: Terraform's `variable "db_password"
+# { default = "x" }`, Kubernetes' and ECS's `name: DB_PASSWORD` / `value: x`.
+_DECLARED = re.compile(
+    r"""(?:\bvariable\s+|\bname["']?\s*[:=]\s*)["']?(?P<name>[A-Za-z_][\w.\-]{0,60})["']?[\s\S]{0,40}?
+        \b(?:default|value)["']?[ \t]*[:=][ \t]*(?:(?P<q>["'])(?P<qval>[^"'\n]{1,300})(?P=q)|(?P<val>[^\s"',}]{1,300}))""",
+    re.VERBOSE,
+)
+
+
+# `config['SECRET_KEY'] = "x"`, `<property name="password">x</property>`,
+# `<add key="ApiKey" value="x" />`: the name in brackets or an attribute, the value after it.
+_KEYED = re.compile(
+    r"""\[\s*["'](?P<name>[A-Za-z_][\w.\-]{0,60})["']\s*\][ \t]*=[ \t]*(?P<q>["'])(?P<qval>[^"'\n]{1,300})(?P=q)
+      |<(?P<tag>[\w:.\-]+)[^<>]*?\b(?:name|key)=["'](?P<name2>[\w.\-:]{1,60})["'][^<>]*?
+        (?:\bvalue=["'](?P<attr>[^"'<>\n]{1,300})["'][^<>]*/?>|(?<!/)>(?P<body>[^<>\n]{1,300})</(?P=tag)>)""",
+    re.VERBOSE,
+)
+
+
+def _keyed_is_secret(match: re.Match[str]) -> bool:
+    name = match.group("name") or match.group("name2") or ""
+    value = match.group("qval") or match.group("attr") or match.group("body")
+    kind = secret_name_kind(name)
+    return kind is not None and value is not None and _value_is_literal_secret(kind, value, True)
+
+
+def _declared_is_secret(match: re.Match[str]) -> bool:
+    kind = secret_name_kind(match.group("name"))
+    quoted = match.group("qval")
+    value = quoted if quoted is not None else _trim_bare(match.group("val"))
+    return kind is not None and _value_is_literal_secret(kind, value, quoted is not None)
+
+
+def _named_value_is_secret(match: re.Match[str]) -> bool:
+    kind = secret_name_kind(match.group("name"))
+    value = match.group("qval")
+    # `get_secret("prod/db")`, `getenv("API_TOKEN")`: a secret's name or path, not its value.
+    if kind is None or re.fullmatch(r"[A-Z0-9_]+|[\w\-]*[/.:][\w/.:\-]*", value):
+        return False
+    return _value_is_literal_secret(kind, value, True)
+
+
+# Userinfo in any scheme's URL, the user part possibly empty (`redis://:pw@host`); the password
+# runs to the last `@` before the host, since real ones are often pasted unescaped.
 _URL_PASSWORD = re.compile(
-    r"\b[a-zA-Z][a-zA-Z0-9+.\-]{1,20}://(?P<user>[^\s:/?#@\"']+):(?P<pw>[^\s/?#@\"']+)@"
+    r"\b[a-zA-Z][a-zA-Z0-9+.\-_]{1,20}://(?P<user>[^\s:/?#@\"'<>]*):(?P<pw>[^\s\"'<>]+?)@"
+    r"(?=[\w\[.\-]+(?:[:/?#\s\"']|$))"
 )
 
 
@@ -241,17 +381,118 @@ def _prose_password(match: re.Match[str]) -> bool:
     )
 
 
-_CLI_USER_PASSWORD = re.compile(r"""(?:^|\s)(?:-u|--user)\s+["']?[^\s:"']+:(?P<pw>[^\s"']{4,})""")
-_CLI_PASSWORD = re.compile(
-    r"""(?:^|\s)(?:-p|--password[= ]|--pass[= ])(?P<q>["']?)(?P<pw>[^\s"']{4,})(?P=q)"""
+# A quoted value right after the word (`with password 'x'`, `the passphrase "x"`).
+_QUOTED_PASSWORD = re.compile(
+    r"""\b(?:password|passwd|passphrase|passcode)\s+(?P<q>["'`])(?P<pw>[^"'`\n]{4,64})(?P=q)""", re.IGNORECASE
 )
 
 
-def _cli_password(match: re.Match[str]) -> bool:
+def _quoted_password(match: re.Match[str]) -> bool:
     value = match.group("pw")
-    if is_placeholder(value) or re.fullmatch(r"[\d:./\-]+", value):
+    return not is_placeholder(value) and len(value.split()) <= 4
+
+
+# Command lines: `curl -u user:pw`, `--password=pw`, `-p'pw'`, `sshpass -p pw`, `mysql -pSecret`,
+# `redis-cli -a pw`, `plink -pw pw`, `htpasswd -b file user pw`, `net use ... /user:x pw`.
+_CLI_USER_PASSWORD = re.compile(
+    r"""(?:^|\s)(?:-u|--user|-U|--basic-auth|--auth)(?:=|\s+)(?P<q>["']?)(?P<user>[^\s:"']*)["']?:"""
+    r"""["']?(?P<pw>[^\s"']{3,})"""
+)
+_CLI_PASSWORD = re.compile(
+    r"""(?:^|\s)(?P<flag>--(?:db-|admin-|user-)?(?:password|passwd|pass|pwd|token|api-key|apikey|secret|auth-token)
+        |-pw|-p|-a)(?P<sep>=|[ \t]+|)(?P<q>["']?)(?P<pw>[^\s"']{3,})(?P=q)(?=\s|$|[;|&)])""",
+    re.VERBOSE,
+)
+_NOT_CLI_VALUE = re.compile(r"[\d:./\-]+|[~/.].*|-.*")
+
+
+def _cli_user_password(match: re.Match[str]) -> bool:
+    value = match.group("pw")
+    return not is_placeholder(value) and value.lower() not in _PLACEHOLDER_WORDS | {"token", "pass"}
+
+
+def _cli_password(match: re.Match[str]) -> bool:
+    value, flag, sep, quoted = match.group("pw"), match.group("flag"), match.group("sep"), match.group("q")
+    if is_placeholder(value) or _NOT_CLI_VALUE.fullmatch(value):
         return False
-    return any(c.isalpha() for c in value) and any(not c.isalpha() for c in value)
+    line_start = match.string.rfind("\n", 0, match.start()) + 1
+    line = match.string[line_start : match.start()].lower()
+    if flag.startswith("--"):
+        return bool(sep) and len(value) >= 3
+    if flag == "-a" and "redis-cli" not in line:
+        return False
+    if quoted and len(value) >= 4:
+        return True
+    if sep and re.search(r"\b(?:login|sshpass)\b", line):
+        return len(value) >= 4  # where `-p` takes the password (mysql's `-p db` asks for it instead)
+    mixed = any(not c.isalpha() for c in value) or (value != value.lower() and value != value.upper())
+    if flag == "-p" and not sep:  # `-pSecret`: mysql's form; `-pthread`, `-pedantic` are compiler flags
+        return mixed or bool(re.search(r"mysql|mariadb|sshpass", line))
+    return mixed and any(c.isalpha() for c in value)
+
+
+_HTPASSWD = re.compile(
+    r"""\bhtpasswd\s+-[a-zA-Z]*b[a-zA-Z]*\s+(?:-\w+\s+)*\S+\s+\S+\s+(?P<q>["']?)(?P<pw>[^\s"']{3,})"""
+)
+_NET_USE = re.compile(
+    r"""\bnet\s+use\b[^\n]*?/user:\S+\s+(?P<q>["']?)(?P<pw>[^\s"'/*][^\s"']{2,})""", re.IGNORECASE
+)
+
+
+def _plain_value(match: re.Match[str]) -> bool:
+    return not is_placeholder(match.group("pw"))
+
+
+# Most providers now prefix their keys (`glc_`, `hvs.`, `dapi`, `sntrys_`, `shpat_`, `lin_api_`,
+# `pplx-`...): a short lower-case prefix, then a long random body.
+_PREFIXED_TOKEN = re.compile(
+    r"(?<![\w\-.])(?P<prefix>[a-z][a-z0-9]{1,9}(?:[_\-.][a-z0-9]{2,8})?[_\-.])(?P<tok>[A-Za-z0-9_\-+/]{24,}={0,2})"
+)
+
+
+def _prefixed_token(match: re.Match[str]) -> bool:
+    body = match.group("tok").rstrip("=")
+    if is_wordy(body):
+        return False
+    bare = re.sub(r"[-_]", "", body)
+    if _HEX.match(bare) and (bare == bare.lower() or bare == bare.upper()):
+        return False  # `request_id=<uuid>`, `sha256-<hex>`, `trace_id=<hex>`: identifiers and digests
+    if _UUID.match(body) or "/" in body or re.search(r"(.)\1{5}", body):
+        return False
+    classes = sum(
+        (any(c.islower() for c in body), any(c.isupper() for c in body), any(c.isdigit() for c in body))
+    )
+    return classes >= 2 and any(c.isdigit() for c in body) and shannon_entropy(body) >= 4.0
+
+
+def _random_body(match: re.Match[str]) -> bool:
+    token = match.group("tok")
+    return shannon_entropy(token) >= 3.5 and not is_wordy(token)
+
+
+def looks_fake(value: str) -> bool:
+    """Documentation's stand-ins for a key: `xxxx`, long runs of one character, `your-...-here`."""
+    lowered = value.lower()
+    return bool(
+        re.search(r"(.)\1{5}", value)
+        or "xxxx" in lowered
+        or re.search(r"your|here|placeholder|redacted|changeme|dummy|fake", lowered)
+    )
+
+
+# `Authorization: <scheme> <credentials>`, the scheme possibly left out.
+_AUTH_HEADER = re.compile(
+    r"""\bAuthorization["']?\s*[:=]\s*["']?(?:(?:Basic|Bearer|Token|Digest|ApiKey|Api-Key|SSWS|OAuth)\s+)?
+        (?P<tok>[A-Za-z0-9+/=._~\-]{8,})""",
+    re.IGNORECASE | re.VERBOSE,
+)
+
+
+def _auth_header(match: re.Match[str]) -> bool:
+    token = match.group("tok")
+    if is_placeholder(token) or token.lower() in {"basic", "bearer", "token", "digest"} or is_wordy(token):
+        return False
+    return any(c.isdigit() for c in token) or shannon_entropy(token) >= 3.5
 
 
 def _bearer(match: re.Match[str]) -> bool:
@@ -280,15 +521,18 @@ _SECRET_RULES: tuple[Rule, ...] = (
     Rule("secret.aws_access_key", re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b")),
     Rule("secret.github_token", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{40,})")),
     Rule("secret.gitlab_token", re.compile(r"\bglpat-[A-Za-z0-9_\-]{20,}"), hint="glpat-"),
-    Rule("secret.slack_token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"), hint="xox"),
+    Rule("secret.slack_token", re.compile(r"\bxox[abposre]-(?:\d{6,}-){1,3}[A-Za-z0-9-]{8,}"), hint="xox"),
     Rule(
         "secret.slack_webhook",
-        re.compile(r"hooks\.slack\.com/services/T[A-Za-z0-9]+/B[A-Za-z0-9]+/[A-Za-z0-9]+"),
+        re.compile(r"hooks\.slack\.com/(?:services|workflows|triggers)/T[A-Za-z0-9]+/[AB][A-Za-z0-9]+/[A-Za-z0-9/]+"),
         hint="hooks.slack.com",
     ),
+    Rule("secret.azure_client_secret", re.compile(r"(?<![\w~.\-])[\w~.]{3}\dQ~[\w~.\-]{31,34}(?![\w~.\-])"), hint="q~"),
+    Rule("secret.facebook_token", re.compile(r"\bEAA[A-Za-z0-9]{30,}|\b\d{15,16}\|[A-Za-z0-9_\-]{27}\b")),
+    Rule("secret.header", _AUTH_HEADER, _auth_header, hint="authorization"),
     Rule("secret.google_api_key", re.compile(r"\bAIza[0-9A-Za-z_\-]{35}"), hint="aiza"),
     Rule("secret.stripe_key", re.compile(r"\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}"), hint="_"),
-    Rule("secret.huggingface_token", re.compile(r"\bhf_[A-Za-z0-9]{30,}"), hint="hf_"),
+    Rule("secret.huggingface_token", re.compile(r"\bhf_(?P<tok>[A-Za-z0-9]{30,})"), _random_body, "hf_"),
     Rule("secret.sendgrid_key", re.compile(r"\bSG\.[A-Za-z0-9_\-]{16,}\.[A-Za-z0-9_\-]{16,}"), hint="sg."),
     Rule("secret.npm_token", re.compile(r"\bnpm_[A-Za-z0-9]{36}\b"), hint="npm_"),
     Rule("secret.groq_key", re.compile(r"\bgsk_[A-Za-z0-9]{40,}"), hint="gsk_"),
@@ -309,15 +553,23 @@ _SECRET_RULES: tuple[Rule, ...] = (
         hint="eyj",
     ),
     Rule("secret.url_password", _URL_PASSWORD, _url_password, hint="://"),
+    Rule("secret.prefixed_token", _PREFIXED_TOKEN, _prefixed_token),
     Rule(
         "secret.bearer_token",
-        re.compile(r"\b(?:bearer|token|basic)\s+(?P<tok>[A-Za-z0-9_\-.=+/]{16,})", re.IGNORECASE),
+        re.compile(r"\b(?:bearer|token|basic)\s+(?P<tok>[A-Za-z0-9_\-.=+/~]{16,})", re.IGNORECASE),
         _bearer,
     ),
     Rule("secret.password", _PROSE_PASSWORD, _prose_password),
+    Rule("secret.password", _QUOTED_PASSWORD, _quoted_password, hint="pass"),
     Rule("secret.password", _CLI_PASSWORD, _cli_password, hint="-"),
-    Rule("secret.password", _CLI_USER_PASSWORD, _url_password, hint="-"),
+    Rule("secret.password", _CLI_USER_PASSWORD, _cli_user_password, hint="-"),
+    Rule("secret.password", _HTPASSWD, _plain_value, hint="htpasswd"),
+    Rule("secret.password", _NET_USE, _plain_value, hint="/user:"),
     Rule("secret.assignment", _ASSIGNMENT, _assignment_is_secret),
+    Rule("secret.assignment", _REVERSED, _named_value_is_secret, hint="="),
+    Rule("secret.assignment", _DECLARED, _declared_is_secret),
+    Rule("secret.assignment", _KEYED, _keyed_is_secret),
+    Rule("secret.assignment", _CALLED, _named_value_is_secret),
 )
 
 
@@ -335,8 +587,12 @@ _EMAIL = re.compile(
 def _email(match: re.Match[str]) -> bool:
     if match.group("tld").lower() in _FILE_TLDS or match.group("local").lower() == "git":
         return False
-    before = match.string[max(0, match.start() - 8) : match.start()].lower()
-    return not re.search(r"\b(?:ssh|scp|rsync|sftp)\s+(?:-\S+\s+)*$", before)
+    line = match.string[match.string.rfind("\n", 0, match.start()) + 1 : match.start()].lower()
+    if re.search(r"\b(?:ssh|scp|rsync|sftp|mosh|ssh-copy-id|sshpass)\b", line):
+        return False  # `ssh -p 2222 deploy@host`: a login, not a mailbox
+    if "://" in re.split(r"\s", line)[-1]:
+        return False  # `redis://:pw@host`: a URL's credentials (their own rule), not a mailbox
+    return not match.string.startswith(":/", match.end())
 
 
 _CARD = re.compile(r"(?<![\d\-.])(?:\d[ \-]?){12,18}\d(?![\d\-]|\.\d)")
@@ -425,16 +681,22 @@ def _sin(match: re.Match[str]) -> bool:
 
 
 _ID_CONTEXT = re.compile(
-    r"""\b(?:ssn|social\s+security(?:\s+number)?|passport(?:\s+(?:number|no\.?))?|national\s+id(?:\s+number)?|
-         tax\s+id|tin|steuer-?id|nino|national\s+insurance(?:\s+number)?|aadhaar|bsn|driver'?s\s+licen[cs]e(?:\s+number)?|dni|nif|cpf)\b
-        \s*(?:is|:|=|\#|no\.?|number)?\s*(?P<id>[A-Z0-9][A-Z0-9 \-.]{4,18}[A-Z0-9])""",
+    r"""\b(?:ssn|social\s+security(?:\s+number)?|passport\s*(?:number|no\.?)?|national\s+id(?:\s+number)?|(?:bank(?:ing)?\s+)?account\s+number|
+         routing\s+number|taxpayer\s+id(?:entification\s+number)?|driver'?s?\s+licen[cs]e(?:\s+number)?|
+         tax\s+id|tin|steuer-?id|nino|national\s+insurance(?:\s+number)?|aadhaar|bsn|driver'?s\s+licen[cs]e(?:\s+number)?|dni|nif|cpf|
+         pan|fin|nric|itin|ein|nhs(?:\s+number)?|medicare(?:\s+number)?|licen[cs]e\s+(?:number|no\.?))\b
+        \s*(?:\#|no\.?|number)?\s*(?:is\s*:?|:|=)?\s*(?P<id>[A-Z0-9][A-Z0-9 \-.]{4,18}[A-Z0-9])""",
     re.IGNORECASE | re.VERBOSE,
 )
 
 
 def _id_context(match: re.Match[str]) -> bool:
     value = match.group("id")
-    return sum(c.isdigit() for c in value) >= 5
+    if sum(c.isdigit() for c in value) >= 5:
+        return True
+    first = value.split()[0]
+    # `DJPMS1234Z`: letters and digits mixed, as identifiers are; a bare count or year is not one.
+    return sum(c.isdigit() for c in first) >= 4 and any(c.isalpha() for c in first)
 
 
 _PII_RULES: tuple[Rule, ...] = (
@@ -454,6 +716,14 @@ _PII_RULES: tuple[Rule, ...] = (
     Rule("pii.national_id", _SIN, _sin),
     Rule("pii.national_id", _ID_CONTEXT, _id_context),
 )
+
+
+def _value_span(match: re.Match[str]) -> tuple[int, int]:
+    """The private value's own span where the rule names it (so masking keeps `password = `)."""
+    for group in ("pw", "qval", "val", "tok", "id", "num", "value", "attr", "body"):
+        if group in match.re.groupindex and match.group(group) is not None:
+            return match.start(group), match.end(group)
+    return match.start(), match.end()
 
 
 class PrivacyDetector:
@@ -479,6 +749,7 @@ class PrivacyDetector:
         for pattern in patterns:
             rules.append(Rule("user.pattern", re.compile(pattern)))
         self._rules = tuple(rules)
+        self._personal_data = personal_data
         # Text seen before -> its kinds. A chat resends its whole history on every turn, so
         # only the new message is scanned; the key is the text itself, never a hash of it.
         self._memo: dict[str, tuple[str, ...]] = {}
@@ -497,9 +768,19 @@ class PrivacyDetector:
                     continue
             for match in rule.regex.finditer(text):
                 if rule.check is None or rule.check(match):
-                    findings.append(Finding(rule.kind, match.start(), match.end()))
+                    start, end = _value_span(match)
+                    if rule.kind.startswith("secret.") and looks_fake(text[start:end]):
+                        continue
+                    if rule.kind == "secret.prefixed_token" and any(
+                        f.start < end and start < f.end for f in findings
+                    ):
+                        continue  # a provider's own rule named it already
+                    findings.append(Finding(rule.kind, start, end))
                     if first_only:
                         return findings
+        if self._personal_data:
+            known = any(f.kind.startswith("pii.") for f in findings)
+            findings.extend(Finding(s.kind, s.start, s.end) for s in personal_facts(text, known_fact=known))
         return findings
 
     def is_private(self, text: str) -> bool:

@@ -16,6 +16,7 @@ from roundhouse.daemon.models import ChatRequest, ModelInfo
 from roundhouse.daemon.routing import policy
 from roundhouse.daemon.routing.complexity import EMBED_CHARS, ComplexityClassifier, KnnIndex, shipped_examples
 from roundhouse.daemon.routing.fallback import FallbackPolicy, estimate_tokens
+from roundhouse.daemon.routing.masking import can_mask
 from roundhouse.daemon.routing.measured import MeasuredTiers
 from roundhouse.daemon.routing.patching import deep_merge
 from roundhouse.daemon.routing.privacy import PrivacyDetector
@@ -65,6 +66,7 @@ class Decision:
         verdict = gathered.verdict
         return {
             "privacy": sorted(set(gathered.private_kinds)),
+            "masked": sorted(set(gathered.masked_kinds)),
             "sticky": gathered.sticky,
             "complexity": verdict.as_dict() if verdict is not None else None,
             "tokens_estimate": gathered.tokens,
@@ -306,6 +308,9 @@ class PolicyRouter:
             explicit = target.model
 
         kinds = self.detector.kinds_in(request.texts()) if settings.privacy.enabled else []
+        masked: list[str] = []
+        if kinds and settings.privacy.mode == "mask" and can_mask(kinds):
+            masked, kinds = kinds, []  # the gateway masks them on the way to a cloud model
         sticky = self.sticky.is_sticky(request)
         # A local model asked for by name: how hard the prompt is, what the budget allows and
         # what is loaded cannot change where it goes, so none of them is looked up.
@@ -321,6 +326,7 @@ class PolicyRouter:
             asked=asked,
             app=request.app,
             private_kinds=kinds,
+            masked_kinds=masked,
             sticky=sticky,
             verdict=verdict,
             tokens=estimate_tokens(request),
@@ -367,7 +373,7 @@ class PolicyRouter:
             raise RoutingError(
                 f"backend '{model.backend}' of {model.id} is gone", status=503, kind="no_backend"
             )
-        return self.fallback.with_retries(Target(model, backend))
+        return Target(model, backend)
 
     async def _embed(self, prompt: str) -> np.ndarray | None:
         if not self.settings.knn or self.embedder is None or self.classifier.index is None:

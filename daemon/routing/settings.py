@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
+from roundhouse.daemon.routing.deadlines import DeadlineSettings
+
 Mode = Literal["local", "hybrid", "cloud"]
 TIERS: tuple[str, ...] = ("fast", "balanced", "reasoning", "cloud")
 LOCAL_TIERS: tuple[str, ...] = ("fast", "balanced", "reasoning")
@@ -33,6 +35,9 @@ class AppPolicy(BaseModel):
 
 class PrivacySettings(BaseModel):
     enabled: bool = True
+    # "local": private prompts stay on local models. "mask": they may go to the cloud with their
+    # private values replaced by placeholders, put back into the answer (routing/masking.py).
+    mode: Literal["local", "mask"] = "local"
     secrets: bool = True
     personal_data: bool = True
     keywords: list[str] = Field(default_factory=list)  # whole-word, case-insensitive
@@ -75,8 +80,11 @@ class RoutingSettings(BaseModel):
     cascade: CascadeSettings = Field(default_factory=CascadeSettings)
     # Non-private local routes may fall back to the cloud when every local target failed.
     cloud_fallback: bool = True
-    retries: int = Field(default=2, ge=0, le=10)
+    # Upstream calls a request may make after its first one failed, retries of the same model
+    # and fallbacks to the next alike; each also has to fit the request's deadlines.
+    retries: int = Field(default=1, ge=0, le=10)
     backoff_s: float = Field(default=0.5, ge=0)
+    deadlines: DeadlineSettings = Field(default_factory=DeadlineSettings)
     cooldown_s: float = Field(default=30.0, ge=0)
     failures_before_cooldown: int = Field(default=3, ge=1)
     recent_decisions: int = Field(default=500, ge=10)

@@ -30,8 +30,8 @@ class AppsPage(Page):
         layout.addWidget(
             QLabel("Each app sends its own token, so requests, spend and rules are kept per app.")
         )
-        self.table = QTableWidget(0, 3)
-        self.table.setHorizontalHeaderLabels(["App", "Token ends", "Created"])
+        self.table = QTableWidget(0, 4)
+        self.table.setHorizontalHeaderLabels(["App", "Scope", "Token ends", "Created"])
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
@@ -70,7 +70,8 @@ class AppsPage(Page):
         for row, token in enumerate(tokens):
             created = token.get("created")
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime(created)) if created else ""
-            for column, text in enumerate((token.get("name", ""), "…" + str(token.get("hint", "")), when)):
+            cells = (token.get("name", ""), token.get("scope", "app"), "…" + str(token.get("hint", "")), when)
+            for column, text in enumerate(cells):
                 self.table.setItem(row, column, QTableWidgetItem(str(text)))
 
     def app_names(self) -> list[str]:

@@ -43,7 +43,7 @@ def test_token_create_list_revoke(rh_home: Path) -> None:
     token = created.stdout.strip()
     assert created.returncode == 0 and token.startswith("rh-") and "shown once" in created.stderr
     listed = run("token", "list")
-    assert listed.stdout.strip() == f"open-webui\t…{token[-4:]}"
+    assert listed.stdout.strip() == f"open-webui\tapp\t…{token[-4:]}"
     assert run("token", "create", "bad name!").returncode == 2
     assert run("token", "revoke", "open-webui").returncode == 0
     missing = run("token", "revoke", "open-webui")

@@ -24,10 +24,18 @@ from tests.standins.runner import Standin
 class OpenAIStandin(Standin):
     models: list[str] = field(default_factory=lambda: ["gpt-4o-mini", "gpt-4o"])
     reply: str = "Cloud stand-in answer."
+    # When set, a streamed reply comes in pieces of this many characters (not word by word).
+    chunk_chars: int = 0
     token_delay_s: float = 0.0
+    # Some servers (older llama.cpp builds, LM Studio) never send usage, even when asked.
+    send_usage: bool = True
     failures: list[tuple[int, str]] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
     auth_headers: list[str] = field(default_factory=list)
+    # When set, chat answers call these tools ({"name", "arguments"}) instead of replying.
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    # A streamed tool call is cut in the middle of its arguments: the server drops the connection.
+    cut_mid_tool_call: bool = False
 
     @property
     def url(self) -> str:
@@ -75,7 +83,12 @@ class OpenAIStandin(Standin):
             created = int(time.time())
             words = self.reply.split(" ")
             pieces = [w if i == 0 else " " + w for i, w in enumerate(words)]
+            if self.chunk_chars:
+                size = self.chunk_chars
+                pieces = [self.reply[i : i + size] for i in range(0, len(self.reply), size)]
             usage = {"prompt_tokens": 7, "completion_tokens": len(pieces), "total_tokens": 7 + len(pieces)}
+            if self.tool_calls:
+                return self._tool_answer(body, created, usage)
             if not body.get("stream"):
                 return JSONResponse(
                     {
@@ -118,7 +131,7 @@ class OpenAIStandin(Standin):
                     yield f"data: {json.dumps(chunk)}\n\n"
                 last = {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
                 yield f"data: {json.dumps(last)}\n\n"
-                if (body.get("stream_options") or {}).get("include_usage"):
+                if self.send_usage and (body.get("stream_options") or {}).get("include_usage"):
                     yield f"data: {json.dumps({**base, 'choices': [], 'usage': usage})}\n\n"
                 yield "data: [DONE]\n\n"
 
@@ -174,3 +187,42 @@ class OpenAIStandin(Standin):
             app.add_api_route(f"{prefix}/completions", completions, methods=["POST"])
             app.add_api_route(f"{prefix}/embeddings", embeddings, methods=["POST"])
         return app
+
+    def _tool_answer(self, body: dict[str, Any], created: int, usage: dict[str, int]) -> Response:
+        calls = [
+            {
+                "id": f"call_{i}_{call['name']}",
+                "type": "function",
+                "function": {"name": call["name"], "arguments": json.dumps(call["arguments"])},
+            }
+            for i, call in enumerate(self.tool_calls)
+        ]
+        base = {"id": "chatcmpl-standin", "created": created, "model": body.get("model")}
+        if not body.get("stream"):
+            message = {"role": "assistant", "content": None, "tool_calls": calls}
+            choice = {"index": 0, "message": message, "finish_reason": "tool_calls"}
+            return JSONResponse({**base, "object": "chat.completion", "choices": [choice], "usage": usage})
+
+        def chunk(delta: dict[str, Any], finish: str | None = None) -> str:
+            choice = {"index": 0, "delta": delta, "finish_reason": finish}
+            return f"data: {json.dumps({**base, 'object': 'chat.completion.chunk', 'choices': [choice]})}\n\n"
+
+        async def stream() -> Any:
+            yield chunk({"role": "assistant", "content": None})
+            for i, call in enumerate(calls):
+                head = {**call, "index": i, "function": {"name": call["function"]["name"], "arguments": ""}}
+                yield chunk({"tool_calls": [head]})
+                arguments = call["function"]["arguments"]
+                third = max(1, len(arguments) // 3)
+                for start in range(0, len(arguments), third):
+                    if self.cut_mid_tool_call and start >= len(arguments) // 2:
+                        raise ConnectionAbortedError("the stand-in drops the connection mid tool call")
+                    piece = {"index": i, "function": {"arguments": arguments[start : start + third]}}
+                    yield chunk({"tool_calls": [piece]})
+            yield chunk({}, "tool_calls")
+            if (body.get("stream_options") or {}).get("include_usage"):
+                tail = {**base, "object": "chat.completion.chunk", "choices": [], "usage": usage}
+                yield f"data: {json.dumps(tail)}\n\n"
+            yield "data: [DONE]\n\n"
+
+        return StreamingResponse(stream(), media_type="text/event-stream")

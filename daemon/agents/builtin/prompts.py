@@ -69,12 +69,21 @@ def pattern_of(messages: list[dict[str, Any]]) -> tuple[str, str]:
 
 
 def _redactor(daemon: Any) -> Any:
-    detector = getattr(getattr(daemon, "router", None), "detector", None)
-    if detector is not None and hasattr(detector, "redact"):
-        return detector.redact
+    """Every private kind, whatever the routing policy lets go to the cloud: a policy that sends
+    personal data to a cloud model has not asked for it to be kept on disk too."""
     from roundhouse.daemon.routing.privacy import PrivacyDetector
 
-    return PrivacyDetector().redact
+    routing = getattr(getattr(daemon, "router", None), "settings", None)  # with runtime edits
+    if routing is None:
+        routing = getattr(getattr(daemon, "settings", None), "routing", None)
+    privacy = getattr(routing, "privacy", None)
+    detector = PrivacyDetector(
+        secrets=True,
+        personal_data=True,
+        keywords=getattr(privacy, "keywords", ()),
+        patterns=getattr(privacy, "patterns", ()),
+    )
+    return detector.redact
 
 
 async def observe(daemon: Daemon, request: ChatRequest, route: Route, answer: str) -> bool:

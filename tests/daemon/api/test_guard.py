@@ -59,7 +59,9 @@ def test_tokens_never_stored_in_clear(rh: RunningDaemon) -> None:
     raw = rh.daemon.store.path.read_bytes()
     assert token.encode() not in raw
     listed = httpx.get(rh.url + "/control/v1/tokens").json()["tokens"]
-    assert listed == [{"name": "scripts", "hint": "…" + token[-4:], "created": listed[0]["created"]}]
+    assert listed == [
+        {"name": "scripts", "hint": "…" + token[-4:], "created": listed[0]["created"], "scope": "app"}
+    ]
 
 
 def test_non_loopback_bind_requires_a_token(start_daemon) -> None:  # type: ignore[no-untyped-def]

@@ -235,32 +235,33 @@ def test_an_escalated_cascade_names_the_cloud_model_that_answered(
         assert all(r["cascade"].startswith("escalated: the local model refused") for r in rows[:2])
 
 
-async def test_retries_with_backoff_before_any_output(ollama_standin: OllamaStandin) -> None:
-    from roundhouse.daemon.backends.base import BackendError
-    from roundhouse.daemon.backends.ollama import OllamaBackend
-    from roundhouse.daemon.models import ChatRequest
-    from roundhouse.daemon.routing.fallback import FallbackPolicy
-    from roundhouse.daemon.routing.route import Target
-
-    backend = OllamaBackend("ollama", ollama_standin.url)
-    model = next(m for m in await backend.list_models() if m.kind == "chat")
-    target = FallbackPolicy(retries=2, backoff_s=0.01).with_retries(Target(model, backend))
-    request = ChatRequest(model=model.id, messages=[{"role": "user", "content": "hello"}], stream=True)
-
-    ollama_standin.failures.extend([(503, "busy"), (429, "slow down")])
-    text = "".join([chunk.content async for chunk in target.backend.chat(request, model)])
-    assert text and ollama_standin.failures == []
+def test_one_budget_of_upstream_calls_and_client_errors_are_not_retried(
+    start_daemon: Callable[..., RunningDaemon], ollama_standin: OllamaStandin
+) -> None:
+    rh = start_daemon(
+        embedded={"enabled": False},
+        ollama={"hosts": [ollama_standin.url], "discover_local": False},
+        residency={"enabled": False},
+        cache={"enabled": False},
+        routing={"knn": False, "backoff_s": 0.01},
+    )
+    model = "ollama/llama3.1:8b"
+    ollama_standin.failures.extend([(503, "busy")])
+    assert chat(rh, "openai", model, "hello", False).status_code == 200
+    assert ollama_standin.failures == [], "a busy model is asked once more"
 
     ollama_standin.failures.extend([(503, "busy")] * 3)
-    with pytest.raises(BackendError) as error:
-        [chunk async for chunk in target.backend.chat(request, model)]
-    assert error.value.status == 503 and ollama_standin.failures == []
+    busy = chat(rh, "openai", model, "hello again", True)
+    assert busy.status_code == 503 and busy.json()["error"]["message"] == "ollama answered 503: busy"
+    assert len(ollama_standin.failures) == 1, "more than two upstream calls for one request"
 
-    ollama_standin.failures.extend([(400, "bad request"), (503, "busy")])
-    with pytest.raises(BackendError):
-        [chunk async for chunk in target.backend.chat(request, model)]
+    ollama_standin.failures[:] = [(400, "bad request"), (503, "busy")]
+    refused = chat(rh, "openai", model, "hello once more", False)
+    assert (
+        refused.status_code == 400
+        and refused.json()["error"]["message"] == "ollama answered 400: bad request"
+    )
     assert ollama_standin.failures == [(503, "busy")], "a client error is not retried"
-    await backend.close()
 
 
 def test_decisions_explain_and_feedback(

@@ -151,9 +151,18 @@ def test_unavailable_models_are_skipped_and_become_no_fallbacks() -> None:
 def test_context_window_fallback_picks_a_model_that_fits() -> None:
     plan = decide(Signals("auto", verdict=verdict("fast"), tokens=9000), RoutingSettings(), CLASSIC)
     assert plan.model in (CODER, REASONER), "smollm2's 2048 tokens cannot hold the prompt"
+    # A model asked for by name is kept (the gateway refuses a prompt too long for it).
     explicit = decide(Signals(TINY.id, tokens=9000), RoutingSettings(), CLASSIC, explicit=TINY)
-    assert explicit.model.context_length >= 9000 and explicit.model.local
-    assert any("context" in r for r in explicit.reasons)
+    assert explicit.model == TINY and explicit.fallbacks == []
+
+
+def test_a_model_of_unknown_context_is_not_taken_to_hold_any_prompt() -> None:
+    unknown = ModelInfo("lmstudio/qwen", "lmstudio", "qwen", True, parameter_size="7B")
+    tiers = tier_map([unknown, REASONER], {"fast": [unknown.id]})
+    short = decide(Signals("auto", verdict=verdict("fast"), tokens=900), RoutingSettings(), tiers)
+    assert short.model == unknown
+    long = decide(Signals("auto", verdict=verdict("fast"), tokens=9000), RoutingSettings(), tiers)
+    assert long.model == REASONER and unknown not in long.fallbacks
 
 
 def test_non_private_local_routes_may_fall_back_to_the_cloud() -> None:

@@ -123,3 +123,70 @@ def test_evaluation_set_meets_the_goals() -> None:
     flagged = [t for t in negatives if scanner.is_private(t)]
     assert len(missed) / len(positives) <= 0.005, missed
     assert len(flagged) / len(negatives) <= 0.03, flagged
+
+
+# Prompts of the kinds that prompts written apart from the detector carried past it.
+@pytest.mark.parametrize(
+    "text",
+    [
+        "celery broker_url = 'redis://:S3cure-cache!@cache.internal:6379/1' keeps dropping tasks",
+        "ELASTICSEARCH_URL=https://elastic:orangebanana@db-5.internal:9200",
+        "sshpass -p 'monkeypurple86' ssh deploy@10.0.0.7 uptime",
+        "ssh app@db-1.internal with password 'monkeypurple86' gets 'Permission denied'",
+        "mysql -u root -pS3cretPw orders < dump.sql",
+        "PGPASSWORD=nij)13dY$9@H*F psql -h db.internal -U app",
+        "curl -u deploy:Wyu3x579 https://ci.internal/api",
+        "docker login -u ci -p gardendragon registry.internal",
+        "mysqldump --user=app --password=coffeeocean main > main.sql",
+        "curl -H 'Authorization: Bearer Zx9f8FkaVSk3ZYnczzu7tMl' https://api.internal/v2",
+        'variable "db_password" {\n  default = "coffeetiger"\n}',
+        "env:\n- name: DB_PASSWORD\n  value: hunter22x",
+        '<property name="password">Tu291o0y</property>',
+        "services:\n  db:\n    environment:\n      POSTGRES_PASSWORD: sunflowersunflower",
+        'const authToken = "7ZZ0yTTH";',
+        "Patient: Willfried Holt\nDOB: 24/08/2004\nDiagnosis: epilepsy\nMedication: levetiracetam 750 mg",
+        "Dear Lucia Antonini,\n\nWe will send the documents to Via Leone, 47, 00072 Ariccia.\n\nRegards",
+        "My daughter Emma Schultz was born on 3 March 2015; which vaccines is she due for?",
+        "Send the refund to Bobby Livingston, IBAN NL83SQYM6685440978.",
+    ],
+)
+def test_finds_credentials_anywhere_and_personal_data_by_combination(text: str) -> None:
+    assert detector.is_private(text), detector.kinds(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "mysql -u root -p orders  (it prompts for the password)",
+        "ssh -p 2222 deploy@db.internal 'df -h'",
+        "DB_PASSWORD=${DB_PASSWORD}\nDB_USER=${DB_USER}",
+        'api_key = "<your-api-key>"',
+        "postgres://localhost:5432/app works from psql but not from my app",
+        'export OPENAI_API_KEY="sk-..."',
+        "request_id=a714a40c-afe3-42be-b324-158dfbd095f5 status=500",
+        "Marie Curie was born on 7 November 1867 in Warsaw; summarise her work.",
+        "What are the common side effects of metformin 500 mg twice daily?",
+        "The White House is at 1600 Pennsylvania Avenue NW, Washington, DC 20500 — who designed it?",
+        "Ask Jane Jordan to review the pull request before Friday.",
+        "public_key = \"9Cnzj4p4WGeKLs1Pt8QuKUpRKfFLfRYC9AIKjbJTWit\"",
+    ],
+)
+def test_leaves_placeholders_references_public_facts_and_lone_names_alone(text: str) -> None:
+    assert detector.kinds(text) == []
+
+
+def _split(name: str) -> tuple[list[str], list[str]]:
+    path = Path(__file__).resolve().parents[3] / "bench" / "data" / f"privacy_{name}.jsonl"
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [r["text"] for r in rows if r["private"]], [r["text"] for r in rows if not r["private"]]
+
+
+@pytest.mark.parametrize(("split", "recall", "fp"), [("dev", 0.995, 0.03), ("heldout", 0.98, 0.03)])
+def test_the_privacy_sets_stay_at_their_measured_level(split: str, recall: float, fp: float) -> None:
+    """dev is what the rules were tuned on; heldout was held out, then seen (README)."""
+    positives, negatives = _split(split)
+    assert len(positives) >= 500 and len(negatives) >= 500
+    caught = sum(detector.is_private(t) for t in positives)
+    flagged = sum(detector.is_private(t) for t in negatives)
+    assert caught / len(positives) >= recall
+    assert flagged / len(negatives) <= fp
