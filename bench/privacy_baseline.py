@@ -1,7 +1,6 @@
 """The privacy detector as it stood before the held-out evaluation (frozen as the regex-only
 baseline of bench/routing_eval.py; not used by the daemon)."""
 
-
 from __future__ import annotations
 
 import math

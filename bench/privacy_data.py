@@ -64,7 +64,7 @@ MEDICATIONS = [
 WORDS = ["sunflower", "dragon", "monkey", "falcon", "winter", "purple", "tiger", "rocket", "banana",
          "coffee", "shadow", "garden", "silver", "maple", "ocean", "thunder", "pepper", "orange"]  # fmt: skip
 SCHEMES = ["redis", "rediss", "postgres", "postgresql", "mysql", "mongodb", "mongodb+srv", "amqp", "amqps",
-           "ftp", "sftp", "smtp", "https", "http", "mssql", "clickhouse", "nats", "kafka", "ldap"]  # fmt: skip
+           "ftp", "sftp", "smtp", "https", "http", "mssql", "clickhouse", "nats", "kafka", "ldap"]  # fmt: skip  # noqa: E501
 
 
 class Values:
@@ -188,7 +188,7 @@ class Values:
 
     def _host(self) -> str:
         return self.rng.choice([self.fake.domain_name(), f"db-{self.rng.randint(1, 9)}.internal",
-                                self.fake.ipv4_private(), f"{self.fake.word()}.{self.fake.domain_name()}"])  # fmt: skip
+                                self.fake.ipv4_private(), f"{self.fake.word()}.{self.fake.domain_name()}"])  # fmt: skip  # noqa: E501
 
     def _port(self) -> str:
         return str(self.rng.choice([5432, 3306, 6379, 27017, 5672, 21, 587, 8080, 9000, 1433]))
@@ -466,7 +466,7 @@ BENIGN: list[Family] = [
         "How long should a session token be to resist brute force?",
     ]),
     ("neg.code", "hard.code", False, [
-        "def hash_password(pw: str) -> str:\n    return bcrypt.hashpw(pw.encode(), bcrypt.gensalt()).decode()",
+        "def hash_password(pw: str) -> str:\n    return bcrypt.hashpw(pw.encode(), bcrypt.gensalt()).decode()",  # noqa: E501
         "token_count = len(tokenizer.encode(text))\nif token_count > max_tokens: truncate(text)",
         "secret_name = \"prod/{db}/credentials\"\nresp = sm.get_secret_value(SecretId=secret_name)",
         "key_id = kms.create_key()['KeyMetadata']['KeyId']",
@@ -647,7 +647,7 @@ _SLOT = re.compile(r"\{([a-z0-9_]+)\}")
 # The slots whose values are the private part of a row (recorded so a masking bench can check
 # that none of them reaches the cloud).
 PRIVATE_SLOTS = {"name", "first", "last", "dob", "street", "address", "phone", "ssn", "iban", "email", "card",
-                 "account", "mrn", "passport", "pw", "tok", "hextok", "shortkey", "b64auth", "ghtok", "awskey",
+                 "account", "mrn", "passport", "pw", "tok", "hextok", "shortkey", "b64auth", "ghtok", "awskey",  # noqa: E501
                  "awssecret"}  # fmt: skip
 
 
@@ -738,7 +738,7 @@ def _is_piece(src: str, start: int, end: int) -> bool:
 # real-format keys that gitleaks lets go for reasons of its own, e.g. public Firebase keys).
 GITLEAKS_NEGATIVE_FILES = {"generic.go", "curl.go", "github.go", "hashicorp_vault.go", "huggingface.go",
                            "sumologic.go", "1password.go", "aws.go", "azure.go", "infracost.go", "etsy.go",
-                           "octopusdeploy.go", "slack.go", "gitlab.go", "openshift.go", "readme.go"}  # fmt: skip
+                           "octopusdeploy.go", "slack.go", "gitlab.go", "openshift.go", "readme.go"}  # fmt: skip  # noqa: E501
 # ... less these rows, which by this project's rule are private (an email, real-looking keys).
 GITLEAKS_NEGATIVE_EXCLUDED = (
     "james.fake@ymail.com", 'apiKey:"6fe4476ee5a1832882e326b506d14126"', "csrf-token=Mj2qykJO5",
@@ -806,7 +806,7 @@ def detect_secrets_rows(repo: Path) -> list[Row]:
                         "category": "secret.detect_secrets_tests",
                         "family": f"detect-secrets:{language}",
                         "source": f"detect-secrets@{head}:{path}",
-                    }  # fmt: skip
+                    }
                 )
     return rows
 
@@ -910,7 +910,8 @@ def main() -> None:
     fresh_rng = random.Random(SEED + 1)
     Faker.seed(SEED + 1)
     fresh = _dedupe(
-        synthetic(expand(FRESH_SENSITIVE), fake, fresh_rng, 18) + synthetic(expand(FRESH_BENIGN), fake, fresh_rng, 26)
+        synthetic(expand(FRESH_SENSITIVE), fake, fresh_rng, 18)
+        + synthetic(expand(FRESH_BENIGN), fake, fresh_rng, 26)
     )
     with (OUT / "privacy_heldout2.jsonl").open("w", encoding="utf-8") as handle:
         for row in fresh:

@@ -189,7 +189,8 @@ def report(split: str = "heldout2", show: int = 0) -> tuple[list[str], dict[str,
     lines.append(
         f"  masking round trip ({trip['rows']} private rows with recorded values, mask mode): "
         f"values left in what the cloud gets {trip['leaked']}/{trip['values']} (goal 0); answers restored "
-        f"{100 * trip['restored'] / max(1, trip['rows']):.1f} % ({trip['restored']}/{trip['rows']}, goal 100 %)"
+        f"{100 * trip['restored'] / max(1, trip['rows']):.1f} % "
+        f"({trip['restored']}/{trip['rows']}, goal 100 %)"
     )
     for leak in trip["leaks"][:show]:
         lines.append(f"    leaked {leak}")

@@ -14,6 +14,7 @@ import pytest
 
 from roundhouse.daemon.cache.embedder import Embedder
 from roundhouse.daemon.secrets import Secrets
+from tests.standins.llama_server import LlamaServer
 from tests.standins.ollama_server import OllamaStandin
 from tests.standins.openai_server import OpenAIStandin
 from tests.standins.runner import ThreadedServer
@@ -126,6 +127,13 @@ def ollama_standin() -> Iterator[OllamaStandin]:
 def openai_standin() -> Iterator[OpenAIStandin]:
     with OpenAIStandin() as standin:
         yield standin
+
+
+@pytest.fixture(scope="session")
+def llama_server() -> Iterator[LlamaServer]:
+    """One real llama.cpp server (`llama_cpp.server`) on the SmolLM2 GGUF for the whole run."""
+    with LlamaServer() as server:
+        yield server
 
 
 @contextmanager

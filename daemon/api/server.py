@@ -16,6 +16,7 @@ from roundhouse.daemon import __version__, api
 from roundhouse.daemon.api import anthropic_api, control, errors, ollama_api, openai_api, responses_api
 from roundhouse.daemon.api.fast_lane import FastLane
 from roundhouse.daemon.api.guard import ASGIApp, Guard, Receive, Scope, Send
+from roundhouse.daemon.api.ollama_manage import router as ollama_manage_router
 from roundhouse.daemon.app import Daemon
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,7 @@ def create_app(daemon: Daemon) -> RoundhouseApp:
 
     app.include_router(openai_api.router)
     app.include_router(ollama_api.router)
+    app.include_router(ollama_manage_router)
     app.include_router(anthropic_api.router)
     app.include_router(responses_api.router)
     app.include_router(control.router)

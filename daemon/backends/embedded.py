@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from roundhouse.daemon.backends.base import BackendError, ModelNotFound
 from roundhouse.daemon.backends.capabilities import refuse_unsupported
+from roundhouse.daemon.backends.json_grammar import grammar_for
 from roundhouse.daemon.models import BackendHealth, ChatChunk, ChatRequest, LoadedModel, ModelInfo, Usage
 
 if TYPE_CHECKING:
@@ -158,6 +159,7 @@ class EmbeddedBackend:
     async def chat(self, request: ChatRequest, model: ModelInfo) -> AsyncIterator[ChatChunk]:
         # llama.cpp here has no vision projector and no tool calling.
         refuse_unsupported(request, model, reads_images=False, forces_tools=False)
+        grammar = grammar_for(request.response_format) if request.kind == "chat" else None
         loaded = await self._ensure_loaded(model.native)
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[Any] = asyncio.Queue()
@@ -166,7 +168,7 @@ class EmbeddedBackend:
         def produce() -> None:
             try:
                 with loaded.lock:
-                    for item in self._generate(loaded.llama, request, stop):
+                    for item in self._generate(loaded.llama, request, stop, grammar):
                         loop.call_soon_threadsafe(queue.put_nowait, item)
                         if stop.is_set():
                             break
@@ -192,7 +194,9 @@ class EmbeddedBackend:
             # The client went away or the stream ended: stop generating tokens nobody reads.
             stop.set()
 
-    def _generate(self, llama: Any, request: ChatRequest, stop: threading.Event) -> Iterator[ChatChunk]:
+    def _generate(
+        self, llama: Any, request: ChatRequest, stop: threading.Event, grammar: Any = None
+    ) -> Iterator[ChatChunk]:
         params: dict[str, Any] = {
             "max_tokens": request.max_tokens if request.max_tokens is not None else 256,
             "stop": request.stop or [],
@@ -208,8 +212,8 @@ class EmbeddedBackend:
             stream = llama.create_completion(prompt=request.prompt or "", suffix=request.suffix, **params)
             text_of = _completion_text
         else:
-            if request.response_format and request.response_format.get("type") == "json_object":
-                params["response_format"] = {"type": "json_object"}
+            if grammar is not None:
+                params["grammar"] = grammar
             stream = llama.create_chat_completion(messages=_plain_messages(request.messages), **params)
             text_of = _chat_delta_text
         produced = 0

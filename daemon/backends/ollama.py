@@ -288,6 +288,47 @@ class OllamaBackend:
             if stream is not None:
                 await stream.aclose()
 
+    async def create(self, native: str, fields: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        """Create a model on the host (Ollama's /api/create fields); progress as {status}."""
+        stream: Any = None
+        try:
+            stream = await self._client.create(native, stream=True, **fields)
+            async for part in stream:
+                if part.status == "success":
+                    self._models_cache = None  # the next listing shows the new model
+                yield {k: v for k, v in part.model_dump(mode="json").items() if v is not None}
+        except Exception as exc:
+            raise self._error(exc) from exc
+        finally:
+            if stream is not None:
+                await stream.aclose()
+
+    async def push(self, native: str, insecure: bool = False) -> AsyncIterator[dict[str, Any]]:
+        stream: Any = None
+        try:
+            stream = await self._client.push(native, insecure=insecure, stream=True)
+            async for part in stream:
+                yield {k: v for k, v in part.model_dump(mode="json").items() if v is not None}
+        except Exception as exc:
+            raise self._error(exc, native) from exc
+        finally:
+            if stream is not None:
+                await stream.aclose()
+
+    async def copy(self, source: str, destination: str) -> None:
+        try:
+            await self._client.copy(source, destination)
+        except Exception as exc:
+            raise self._error(exc, source) from exc
+        self._models_cache = None
+
+    async def delete(self, native: str) -> None:
+        try:
+            await self._client.delete(native)
+        except Exception as exc:
+            raise self._error(exc, native) from exc
+        self._models_cache = None
+
     async def close(self) -> None:
         await self._client._client.aclose()
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import json
+import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import aclosing
@@ -26,11 +28,54 @@ def request_body(request: ChatRequest, native_model: str) -> dict[str, Any]:
         if request.suffix is not None:
             body["suffix"] = request.suffix
     else:
-        body["messages"] = request.messages
+        body["messages"] = [_outgoing_message(message) for message in request.messages]
     body.update(request.sampling())
     if request.stream:
         body["stream_options"] = {"include_usage": True}
     return body
+
+
+def _outgoing_message(message: dict[str, Any]) -> dict[str, Any]:
+    """An assistant turn that only calls tools carries `"content": ""`: llama.cpp's chat templates
+    read `message.content` and fail on a turn without one (and its server refuses null), while
+    OpenAI and the other servers take the empty string too. Arguments go as a JSON string."""
+    calls = message.get("tool_calls")
+    if message.get("role") != "assistant" or not calls:
+        return message
+    out = dict(message)
+    if out.get("content") is None:
+        out["content"] = ""
+    if any(isinstance((call.get("function") or {}).get("arguments"), dict) for call in calls):
+        out["tool_calls"] = [_string_arguments(call) for call in calls]
+    return out
+
+
+def _string_arguments(call: dict[str, Any]) -> dict[str, Any]:
+    function = call.get("function") or {}
+    arguments = function.get("arguments")
+    if not isinstance(arguments, dict):
+        return call
+    return {**call, "function": {**function, "arguments": json.dumps(arguments, ensure_ascii=False)}}
+
+
+# One entry of a pydantic validation error as a Python-based server (llama-cpp-python's) prints it.
+_BODY_ERROR = re.compile(r"'loc': (\('body'[^)]*\)), 'msg': ('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")")
+
+
+def _body_validation_message(message: str) -> str:
+    """`field: problem` from a server that reports a body it could not validate as a 500 (with
+    its traceback): that is the caller's request being refused, not the server failing."""
+    if "validation error" not in message:
+        return ""
+    for loc, msg in _BODY_ERROR.findall(message):
+        try:
+            parts = ast.literal_eval(loc)
+            text = ast.literal_eval(msg)
+        except (ValueError, SyntaxError):
+            continue
+        field = ".".join(str(p) for p in parts[1:] if not (isinstance(p, str) and p[:1].isupper()))
+        return f"{field}: {text}"
+    return ""
 
 
 def error_from_response(status: int, text: str, where: str, retry_after: bytes | None = None) -> BackendError:
@@ -46,10 +91,15 @@ def error_from_response(status: int, text: str, where: str, retry_after: bytes |
             message = err
     except ValueError:
         pass
+    refused = _body_validation_message(message) if status >= 500 else ""
+    if refused:
+        status, message = 400, refused
     retryable = status == 429 or status >= 500
     kind = "rate_limited" if status == 429 else ("upstream_error" if status >= 500 else "upstream_rejected")
     short = short_message(message)
     said = f"upstream {where} answered {status}" + (f": {short}" if short else "")
+    if refused:
+        said = f"upstream {where} refused the request: {short}"
     return BackendError(
         said, status=status, retryable=retryable, kind=kind, retry_after=parse_retry_after(retry_after)
     )

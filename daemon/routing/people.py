@@ -92,7 +92,8 @@ _STREET_TYPES = (
 _STREET = re.compile(
     rf"""(?:\b\d{{1,6}}[A-Za-z]?,?\s+(?:[{_UP}][\w'’.\-]*\s+){{1,4}}{_STREET_TYPES}\b\.?
         (?:\s+(?:Apt|Apartment|Suite|Ste|Unit|Flat)\.?\s*\#?\w+)?
-      |\b(?:{"|".join(w.capitalize() for w in _STREET_WORDS.split())}|C\.|Av\.|Bd)\s+(?:[\w'’.\-]+,?\s+){{0,5}}?
+      |\b(?:{"|".join(w.capitalize() for w in _STREET_WORDS.split())}|C\.|Av\.|Bd)
+         \s+(?:[\w'’.\-]+,?\s+){{0,5}}?
          \d{{1,4}}\b
       |\b\d{{1,4}},?\s+(?:rue|avenue|boulevard|chemin|allée|impasse|place|quai|av\.|bd)\s+[\w'’\- ]{{2,40}}
       |\b[{_UP}][\wäöüßéè\-]*(?i:straße|strasse|str\.|weg|gasse|platz|allee|ring|damm|ufer|steg|pfad|chaussee|

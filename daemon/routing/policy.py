@@ -132,7 +132,8 @@ def _privacy(signals: Signals, app: AppPolicy, reasons: list[str]) -> bool:
         private = True
         reasons.append("privacy: found " + ", ".join(sorted(set(signals.private_kinds))))
     if signals.masked_kinds:
-        reasons.append("privacy: found " + ", ".join(sorted(set(signals.masked_kinds))) + ", masked for the cloud")
+        masked = ", ".join(sorted(set(signals.masked_kinds)))
+        reasons.append(f"privacy: found {masked}, masked for the cloud")
     if signals.sticky:
         private = True
         reasons.append("privacy: conversation was private earlier")

@@ -177,7 +177,7 @@ _DESCRIPTORS = frozenset({
     "expires", "expiration", "min", "max", "prefix", "suffix", "header", "format", "env", "var", "store",
     "provider", "mode", "policy", "label", "kind", "location", "ref", "source", "manager", "required",
     "reset", "rotation", "enabled", "strength", "input", "prompt", "placeholder", "hint", "regex", "pattern",
-    "class", "widget", "form", "validator", "label", "box", "chars", "characters", "encoder", "filter",
+    "class", "widget", "form", "validator", "box", "chars", "characters", "encoder", "filter",
     "index", "position", "value_from", "vault", "arn", "mount", "keeper", "changed", "at", "by",
 })  # fmt: skip
 _GLUED = re.compile(r"^[a-z]{2,}?(password|passwd|passphrase|secret|token|apikey|credentials?)$")
@@ -301,7 +301,8 @@ def _assignment_is_secret(match: re.Match[str]) -> bool:
 # { default = "x" }`, Kubernetes' and ECS's `name: DB_PASSWORD` / `value: x`.
 _DECLARED = re.compile(
     r"""(?:\bvariable\s+|\bname["']?\s*[:=]\s*)["']?(?P<name>[A-Za-z_][\w.\-]{0,60})["']?[\s\S]{0,40}?
-        \b(?:default|value)["']?[ \t]*[:=][ \t]*(?:(?P<q>["'])(?P<qval>[^"'\n]{1,300})(?P=q)|(?P<val>[^\s"',}]{1,300}))""",
+        \b(?:default|value)["']?[ \t]*[:=][ \t]*
+        (?:(?P<q>["'])(?P<qval>[^"'\n]{1,300})(?P=q)|(?P<val>[^\s"',}]{1,300}))""",
     re.VERBOSE,
 )
 
@@ -309,7 +310,8 @@ _DECLARED = re.compile(
 # `config['SECRET_KEY'] = "x"`, `<property name="password">x</property>`,
 # `<add key="ApiKey" value="x" />`: the name in brackets or an attribute, the value after it.
 _KEYED = re.compile(
-    r"""\[\s*["'](?P<name>[A-Za-z_][\w.\-]{0,60})["']\s*\][ \t]*=[ \t]*(?P<q>["'])(?P<qval>[^"'\n]{1,300})(?P=q)
+    r"""\[\s*["'](?P<name>[A-Za-z_][\w.\-]{0,60})["']\s*\][ \t]*=[ \t]*
+        (?P<q>["'])(?P<qval>[^"'\n]{1,300})(?P=q)
       |<(?P<tag>[\w:.\-]+)[^<>]*?\b(?:name|key)=["'](?P<name2>[\w.\-:]{1,60})["'][^<>]*?
         (?:\bvalue=["'](?P<attr>[^"'<>\n]{1,300})["'][^<>]*/?>|(?<!/)>(?P<body>[^<>\n]{1,300})</(?P=tag)>)""",
     re.VERBOSE,
@@ -524,10 +526,16 @@ _SECRET_RULES: tuple[Rule, ...] = (
     Rule("secret.slack_token", re.compile(r"\bxox[abposre]-(?:\d{6,}-){1,3}[A-Za-z0-9-]{8,}"), hint="xox"),
     Rule(
         "secret.slack_webhook",
-        re.compile(r"hooks\.slack\.com/(?:services|workflows|triggers)/T[A-Za-z0-9]+/[AB][A-Za-z0-9]+/[A-Za-z0-9/]+"),
+        re.compile(
+            r"hooks\.slack\.com/(?:services|workflows|triggers)/T[A-Za-z0-9]+/[AB][A-Za-z0-9]+/[A-Za-z0-9/]+"
+        ),
         hint="hooks.slack.com",
     ),
-    Rule("secret.azure_client_secret", re.compile(r"(?<![\w~.\-])[\w~.]{3}\dQ~[\w~.\-]{31,34}(?![\w~.\-])"), hint="q~"),
+    Rule(
+        "secret.azure_client_secret",
+        re.compile(r"(?<![\w~.\-])[\w~.]{3}\dQ~[\w~.\-]{31,34}(?![\w~.\-])"),
+        hint="q~",
+    ),
     Rule("secret.facebook_token", re.compile(r"\bEAA[A-Za-z0-9]{30,}|\b\d{15,16}\|[A-Za-z0-9_\-]{27}\b")),
     Rule("secret.header", _AUTH_HEADER, _auth_header, hint="authorization"),
     Rule("secret.google_api_key", re.compile(r"\bAIza[0-9A-Za-z_\-]{35}"), hint="aiza"),

@@ -1,8 +1,9 @@
 """A stand-in Ollama server: Ollama's documented HTTP API on a real socket, scripted.
 
 It answers /api/version, /api/tags, /api/ps, /api/show, /api/chat, /api/generate (including
-the load-only and keep_alive 0 unload forms), /api/embed, /api/embeddings and /api/pull with NDJSON
-streams shaped like Ollama's, keeps a loaded-model table like Ollama's scheduler, and
+the load-only and keep_alive 0 unload forms), /api/embed, /api/embeddings, the model management
+calls (/api/pull, /api/push and /api/create with NDJSON progress, /api/copy, DELETE /api/delete)
+with streams shaped like Ollama's, keeps a loaded-model table like Ollama's scheduler, and
 records every request body so tests can check what really reached it.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -320,6 +321,71 @@ class OllamaStandin(Standin):
                     raise
 
             return StreamingResponse(stream(), media_type="application/x-ndjson")
+
+        def statuses(lines: list[dict[str, Any]], stream: bool) -> Response:
+            if not stream:
+                return JSONResponse({"status": "success"})
+            text = "".join(json.dumps(line) + "\n" for line in [*lines, {"status": "success"}])
+            return Response(text, media_type="application/x-ndjson")
+
+        def not_found(name: str) -> Response:
+            return JSONResponse({"error": f"model '{name}' not found"}, status_code=404)
+
+        @app.post("/api/create")
+        async def create(request: Request) -> Response:
+            body = await request.json()
+            name = str(body.get("model") or "")
+            base = self._model(str(body.get("from") or ""))
+            if not name:
+                return JSONResponse({"error": "missing model name"}, status_code=400)
+            if base is None:
+                return not_found(str(body.get("from") or ""))
+            with self._lock:
+                if self._model(name) is None:
+                    self.models.append(replace(base, name=name if ":" in name else name + ":latest"))
+            lines = [
+                {"status": "using existing layer sha256:" + _digest(base.name)},
+                {"status": "writing manifest"},
+            ]
+            return statuses(lines, body.get("stream", True) is not False)
+
+        @app.post("/api/copy")
+        async def copy(request: Request) -> Response:
+            body = await request.json()
+            source = self._model(str(body.get("source") or ""))
+            destination = str(body.get("destination") or "")
+            if source is None:
+                return not_found(str(body.get("source") or ""))
+            with self._lock:
+                if self._model(destination) is None:
+                    name = destination if ":" in destination else destination + ":latest"
+                    self.models.append(replace(source, name=name))
+            return Response(status_code=200)
+
+        @app.delete("/api/delete")
+        async def delete(request: Request) -> Response:
+            body = await request.json()
+            name = str(body.get("model") or body.get("name") or "")
+            model = self._model(name)
+            if model is None:
+                return not_found(name)
+            with self._lock:
+                self.models.remove(model)
+            return Response(status_code=200)
+
+        @app.post("/api/push")
+        async def push(request: Request) -> Response:
+            body = await request.json()
+            model = self._model(str(body.get("model") or ""))
+            if model is None:
+                return not_found(str(body.get("model") or ""))
+            digest = f"sha256:{_digest(model.name)}"
+            lines = [
+                {"status": "retrieving manifest"},
+                {"status": "starting upload", "digest": digest, "total": model.size},
+                {"status": "pushing manifest"},
+            ]
+            return statuses(lines, body.get("stream", True) is not False)
 
         return app
 

@@ -168,7 +168,7 @@ def test_finds_credentials_anywhere_and_personal_data_by_combination(text: str) 
         "What are the common side effects of metformin 500 mg twice daily?",
         "The White House is at 1600 Pennsylvania Avenue NW, Washington, DC 20500 — who designed it?",
         "Ask Jane Jordan to review the pull request before Friday.",
-        "public_key = \"9Cnzj4p4WGeKLs1Pt8QuKUpRKfFLfRYC9AIKjbJTWit\"",
+        'public_key = "9Cnzj4p4WGeKLs1Pt8QuKUpRKfFLfRYC9AIKjbJTWit"',
     ],
 )
 def test_leaves_placeholders_references_public_facts_and_lone_names_alone(text: str) -> None:
