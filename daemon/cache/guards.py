@@ -53,6 +53,7 @@ class ContentWord:
     groups: tuple[int, ...]
     markers: int
     verb: bool = False
+    name: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +79,7 @@ class PromptFeatures:
             "o": sorted(self.opposites),
             "w": sorted(self.words),
             "l": self.length,
-            "c": [[c.lemma, c.stem, list(c.groups), c.markers, c.verb] for c in self.content],
+            "c": [[c.lemma, c.stem, list(c.groups), c.markers, c.verb, c.name] for c in self.content],
             "r": sorted(list(r) for r in self.roles),
         }
 
@@ -95,7 +96,9 @@ class PromptFeatures:
             opposites=frozenset(data["o"]),
             words=frozenset(data["w"]),
             length=int(data["l"]),
-            content=tuple(ContentWord(c[0], c[1], tuple(c[2]), int(c[3]), bool(c[4])) for c in data["c"]),
+            content=tuple(
+                ContentWord(c[0], c[1], tuple(c[2]), int(c[3]), bool(c[4]), bool(c[5])) for c in data["c"]
+            ),
             roles=frozenset((r[0], r[1], r[2]) for r in data["r"]),
         )
 
@@ -256,6 +259,7 @@ def extract(text: str) -> PromptFeatures:
                 _groups(forms),
                 markers,
                 any(form in verb_words for form in forms),
+                named,
             )
             content.append(word)
             roles.update((left, marker, word.lemma) for left, marker in open_roles)
@@ -324,7 +328,8 @@ def _substituted(a: tuple[ContentWord, ...], b: tuple[ContentWord, ...]) -> bool
     x = next(w for w in a if w.lemma == only_a[0])
     y = next(w for w in b if w.lemma == only_b[0])
     # Verbs are left to the opposites list: paraphrases swap them freely (run/execute, load/fetch).
-    if x.verb or y.verb:
+    # A name put in a verb's place still changes the question ("go to Harvard" → "Swift to").
+    if (x.verb or y.verb) and not (x.name or y.name):
         return False
     return x.stem != y.stem and not set(x.groups) & set(y.groups)
 

@@ -316,7 +316,7 @@ def test_function_call_outputs_reach_the_upstream_as_tool_messages(
         {"role": "user", "content": "Weather and time in Paris?"},
         {
             "role": "assistant",
-            "content": None,
+            "content": "",  # as llama.cpp's chat templates need it
             "tool_calls": [
                 {"id": c.call_id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
                 for c in (weather, clock)

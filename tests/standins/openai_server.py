@@ -216,6 +216,7 @@ class OpenAIStandin(Standin):
                 third = max(1, len(arguments) // 3)
                 for start in range(0, len(arguments), third):
                     if self.cut_mid_tool_call and start >= len(arguments) // 2:
+                        await asyncio.sleep(0.2)  # what was sent reaches the client before the cut
                         raise ConnectionAbortedError("the stand-in drops the connection mid tool call")
                     piece = {"index": i, "function": {"arguments": arguments[start : start + third]}}
                     yield chunk({"tool_calls": [piece]})
