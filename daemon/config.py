@@ -330,4 +330,13 @@ discover_local = true
 # [[openai_compat]]
 # name = "lmstudio"
 # base_url = "http://127.0.0.1:1234/v1"
+
+# [routing.privacy]
+# mode = "local"   # private prompts stay local; "mask" sends them to the cloud with values masked
+
+# [routing.deadlines]   # seconds a backend may stay silent, before its first chunk and between chunks
+# local_first_byte_s = 30
+# local_idle_s = 60
+# cloud_first_byte_s = 120
+# cloud_idle_s = 120
 """

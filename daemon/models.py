@@ -7,6 +7,7 @@ API (cache, routing, residency, scheduling, backends, ledger) sees only these.
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -155,16 +156,64 @@ class ChatResult:
     def from_chunks(cls, chunks: list[ChatChunk]) -> ChatResult:
         result = cls()
         parts: list[str] = []
+        calls = _WholeCalls()
         for chunk in chunks:
             parts.append(chunk.content)
             if chunk.tool_calls:
-                result.tool_calls = (result.tool_calls or []) + chunk.tool_calls
+                calls.feed(chunk.tool_calls)
             if chunk.finish_reason:
                 result.finish_reason = chunk.finish_reason
             if chunk.usage:
                 result.usage = chunk.usage
         result.content = "".join(parts)
+        result.tool_calls = calls.calls or None
         return result
+
+
+class _WholeCalls:
+    """Streamed OpenAI-style tool call deltas merged into whole calls.
+
+    A call is named by its `index` (or, from servers that send none, its `id`); its id and name
+    come in its first piece and its arguments are split across the pieces. A piece that brings
+    a new id, or a header after the call's arguments are already a whole JSON object, starts a
+    new call: backends that send each call whole may number every one of them 0.
+    """
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+        self._by_key: dict[Any, dict[str, Any]] = {}
+
+    def feed(self, pieces: list[dict[str, Any]]) -> None:
+        for piece in pieces:
+            function = piece.get("function") or {}
+            arguments = function.get("arguments") or ""
+            if not isinstance(arguments, str):  # a whole call from a server that sends objects
+                arguments = json.dumps(arguments, ensure_ascii=False)
+            key = piece["index"] if piece.get("index") is not None else piece.get("id")
+            call = self._by_key.get(key) if key is not None else (self.calls[-1] if self.calls else None)
+            if call is not None and (piece.get("id") or function.get("name")) and self._new_call(call, piece):
+                call = None
+            if call is None:
+                call = {
+                    "id": piece.get("id"),
+                    "type": "function",
+                    "function": {"name": None, "arguments": ""},
+                }
+                self.calls.append(call)
+            if key is not None:
+                self._by_key[key] = call
+            call["id"] = call["id"] or piece.get("id")
+            call["function"]["name"] = call["function"]["name"] or function.get("name")
+            call["function"]["arguments"] += arguments
+
+    @staticmethod
+    def _new_call(call: dict[str, Any], piece: dict[str, Any]) -> bool:
+        if piece.get("id") and call["id"] and piece["id"] != call["id"]:
+            return True
+        try:
+            return isinstance(json.loads(call["function"]["arguments"]), dict)
+        except ValueError:
+            return False
 
 
 @dataclass(slots=True)

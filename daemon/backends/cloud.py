@@ -131,8 +131,14 @@ class CloudBackend:
                 messages = [{"role": "user", "content": prompt}]
             else:
                 messages = request.messages
+            # Any `tools` send litellm 1.106 down its MCP-gateway check, which imports the optional
+            # `mcp` package and fails without it; our tools are plain functions, never MCP servers.
             stream = await litellm.acompletion(
-                messages=messages, stream=True, stream_options={"include_usage": True}, **args
+                messages=messages,
+                stream=True,
+                stream_options={"include_usage": True},
+                _skip_mcp_handler=True,
+                **args,
             )
             async for part in stream:
                 data = part.model_dump() if hasattr(part, "model_dump") else dict(part)

@@ -190,3 +190,39 @@ def test_cloud_errors_never_carry_the_key(start_daemon, openai_standin: OpenAISt
     )
     assert response.status_code == 401
     assert key not in response.text and "[key]" in response.text
+
+
+def test_cloud_tool_calls_streamed_in_pieces_come_whole_to_a_non_stream_client(
+    start_daemon, openai_standin: OpenAIStandin, test_secrets
+) -> None:  # type: ignore[no-untyped-def]
+    keyring_or_skip(test_secrets)
+    test_secrets.set("openai", "sk-test-tools-0000111122223333")
+    calls = [
+        {"name": "get_weather", "arguments": {"city": "Paris", "unit": "celsius", "note": 'a "quoted" word'}},
+        {"name": "get_time", "arguments": {"tz": "Europe/Paris"}},
+    ]
+    openai_standin.tool_calls = list(calls)  # the cloud streams each call's arguments in thirds
+    rh = start_daemon(
+        cloud={"models": {"openai": ["gpt-4o-mini"]}, "api_base": {"openai": openai_standin.url}}
+    )
+    tools = [
+        {"type": "function", "function": {"name": c["name"], "parameters": {"type": "object"}}} for c in calls
+    ]
+    messages = [{"role": "user", "content": "weather and time in Paris?"}]
+    client = openai.OpenAI(base_url=rh.url + "/v1", api_key="x")
+    reply = client.chat.completions.create(model="openai/gpt-4o-mini", messages=messages, tools=tools)  # type: ignore[arg-type]
+    got = reply.choices[0].message.tool_calls or []
+    assert [(c.id, c.function.name, json.loads(c.function.arguments)) for c in got] == [
+        (f"call_{i}_{c['name']}", c["name"], c["arguments"]) for i, c in enumerate(calls)
+    ]
+    assert reply.choices[0].finish_reason == "tool_calls"
+
+    ollama_reply = httpx.post(
+        rh.url + "/api/chat",
+        json={"model": "openai/gpt-4o-mini", "messages": messages, "tools": tools, "stream": False},
+        timeout=60,
+    )
+    assert ollama_reply.status_code == 200
+    assert [c["function"] for c in ollama_reply.json()["message"]["tool_calls"]] == [
+        {"name": c["name"], "arguments": c["arguments"]} for c in calls
+    ]
