@@ -132,7 +132,10 @@ class _Connection(asyncio.Protocol):
         self._parser = None
 
     async def wait(self, limit_s: float) -> None:
-        if self.error is not None:
+        """Until more body, the end, or an error. Bytes that came in before a failure are handed
+        over first: the error is raised on the next wait, so a reader never loses what the
+        upstream did send (the lines of a stream cut short, say)."""
+        if self.error is not None and not self.body:
             raise self.error
         loop = asyncio.get_running_loop()
         self._waiter = waiter = loop.create_future()
@@ -142,7 +145,7 @@ class _Connection(asyncio.Protocol):
         finally:
             timer.cancel()
             self._waiter = None
-        if self.error is not None:
+        if self.error is not None and not self.body:
             raise self.error
 
     def close(self) -> None:
