@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 # Re-install only when the dependency list changes.
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 OPENWEBUI_VENV := .venv-openwebui
+NPM_CLIENTS := .npm-clients
+AIDER_VENV := .venv-aider
 PYTEST_ARGS ?=
 
 .PHONY: run daemon test lint format bench clean
@@ -36,6 +38,8 @@ daemon: $(STAMP)
 # and a virtual display with a tray host when the machine has them.
 test: $(STAMP)
 	@bash scripts/openwebui_env.sh $(OPENWEBUI_VENV)
+	@bash scripts/npm_clients.sh $(NPM_CLIENTS)
+	@bash scripts/aider_env.sh $(AIDER_VENV)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	bash tests/run.sh $(BIN)/python -m pytest $(PYTEST_ARGS)

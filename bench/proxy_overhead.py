@@ -1,14 +1,18 @@
 """How much latency Roundhouse adds in front of a backend, beside LiteLLM's proxy.
 
-Three paths to the same instant OpenAI-compatible backend, measured in one run, taking turns
-in blocks of requests (random order each round) so that machine noise hits all of them alike:
+Paths to the same instant OpenAI-compatible backend, measured in one run, taking turns
+in blocks of requests (random order each round; Roundhouse's three dialects share a block,
+request by request) so that machine noise hits all of them alike:
 
   direct     client -> backend
-  roundhouse client -> roundhoused (openai_compat backend) -> backend
+  roundhouse client -> roundhoused (openai_compat backend) -> backend, Chat Completions
+  messages   the same daemon, spoken to in Anthropic Messages (POST /v1/messages)
+  responses  the same daemon, spoken to in OpenAI Responses (POST /v1/responses)
   litellm    client -> litellm proxy -> backend        (needs .venv-bench: `pip install 'litellm[proxy]'`)
 
 Prints p50 / p99 of non-stream latency and stream time-to-first-byte, the latency each proxy
-adds over direct, and Roundhouse's added latency as a fraction of LiteLLM's.
+adds over direct, Roundhouse's added latency as a fraction of LiteLLM's, and how far each
+other dialect's added latency is from Chat Completions'.
 
     .venv/bin/python bench/proxy_overhead.py [--requests 2000] [--litellm .venv-bench/bin/litellm | none]
 """
@@ -35,6 +39,15 @@ BODY = {
     "messages": [{"role": "user", "content": "ping"}],
     "temperature": 0.7,
     "max_tokens": 8,
+}
+# The same question in each dialect Roundhouse speaks: endpoint and body.
+DIALECTS: dict[str, tuple[str, dict[str, object]]] = {
+    "roundhouse": ("/chat/completions", BODY),
+    "messages": ("/messages", {"messages": BODY["messages"], "temperature": 0.7, "max_tokens": 8}),
+    "responses": (
+        "/responses",
+        {"input": "ping", "temperature": 0.7, "max_output_tokens": 8, "store": False},
+    ),
 }
 
 
@@ -116,16 +129,17 @@ def start_litellm(litellm: str, backend_url: str, home: Path) -> tuple[subproces
     return proc, url + "/v1"
 
 
-def one_call(client: httpx.Client, base: str, stream: bool) -> float:
-    body = {**BODY, "stream": stream}
+def one_call(client: httpx.Client, base: str, stream: bool, path: str, model: str) -> float:
+    endpoint, template = DIALECTS.get(path, DIALECTS["roundhouse"])
+    body = {**template, "model": model, "stream": stream}
     started = time.perf_counter()
     if not stream:
-        response = client.post(base + "/chat/completions", json=body)
+        response = client.post(base + endpoint, json=body)
         if response.status_code != 200:
             raise RuntimeError(f"{base}: {response.status_code} {response.text[:300]}")
         response.read()
         return (time.perf_counter() - started) * 1000
-    with client.stream("POST", base + "/chat/completions", json=body) as response:
+    with client.stream("POST", base + endpoint, json=body) as response:
         response.raise_for_status()
         first = None
         for _ in response.iter_raw():
@@ -162,7 +176,8 @@ def main() -> int:
         paths = {"direct": backend_url}
         rh, paths["roundhouse"], token = start_roundhouse(backend_url, home)
         procs.append(rh)
-        keys = {"direct": "none", "roundhouse": token, "litellm": MASTER_KEY}
+        paths["messages"] = paths["responses"] = paths["roundhouse"]
+        keys = {"direct": "none", "litellm": MASTER_KEY} | {d: token for d in DIALECTS}
         if args.litellm != "none" and Path(args.litellm).exists():
             lite, paths["litellm"] = start_litellm(args.litellm, backend_url, home)
             procs.append(lite)
@@ -171,7 +186,7 @@ def main() -> int:
                 f"LiteLLM proxy not found at {args.litellm}: comparing against direct only", file=sys.stderr
             )
 
-        models = {"direct": "gpt-bench", "roundhouse": "bench/gpt-bench", "litellm": "gpt-bench"}
+        models = {"direct": "gpt-bench", "litellm": "gpt-bench"} | {d: "bench/gpt-bench" for d in DIALECTS}
         results: dict[tuple[str, bool], list[float]] = {(p, s): [] for p in paths for s in (False, True)}
         clients = {
             p: httpx.Client(
@@ -183,24 +198,28 @@ def main() -> int:
         }
         for path in paths:  # warm every path up
             for i in range(args.warmup):
-                BODY["model"] = models[path]
-                one_call(clients[path], paths[path], stream=i % 2 == 1)
+                one_call(clients[path], paths[path], i % 2 == 1, path, models[path])
         # Paths take turns in blocks, in a fresh random order every round: machine noise is
         # spread over all of them, and a path is not measured right after another proxy's
         # request (LiteLLM's process is big enough to leave the caches cold for whoever is next).
-        order = list(paths)
+        # Roundhouse's dialects share one block, taking turns request by request (random order
+        # each time): they hit the same daemon, and are compared with each other most closely.
+        groups = [[p] for p in paths if p not in DIALECTS] + [list(DIALECTS)]
         rounds = -(-args.requests // args.block)
         for _ in range(rounds):
-            random.shuffle(order)
-            for path in order:
-                BODY["model"] = models[path]
+            random.shuffle(groups)
+            for group in groups:
                 for _ in range(args.block):
-                    for stream in (False, True):
-                        results[(path, stream)].append(one_call(clients[path], paths[path], stream))
+                    random.shuffle(group)
+                    for path in group:
+                        for stream in (False, True):
+                            results[(path, stream)].append(
+                                one_call(clients[path], paths[path], stream, path, models[path])
+                            )
 
         print(
             f"\nproxy overhead: {rounds * args.block} requests per path and mode, in blocks of {args.block}, "
-            "one client, keep-alive"
+            "Roundhouse's dialects taking turns within theirs, one client, keep-alive"
         )
         print(f"{'path':<12}{'mode':<14}{'p50 ms':>9}{'p99 ms':>9}{'added p50':>11}{'added p99':>11}")
         added: dict[tuple[str, bool], tuple[float, float]] = {}
@@ -227,6 +246,17 @@ def main() -> int:
                 print(
                     f"goal: Roundhouse adds <= 1/8 of LiteLLM's added p50 ({mode}): "
                     f"ratio {ratio:.3f} -> {verdict}"
+                )
+        print()
+        for stream in (False, True):
+            mode = "stream TTFB" if stream else "non-stream"
+            chat50, chat99 = added[("roundhouse", stream)]
+            for dialect in ("messages", "responses"):
+                d50, d99 = added[(dialect, stream)]
+                verdict = "met" if d50 - chat50 <= 0.1 else "MISSED"
+                print(
+                    f"goal: {dialect} within 0.1 ms of Chat Completions at p50 ({mode}): "
+                    f"{d50 - chat50:+.3f} ms (p99 {d99 - chat99:+.3f} ms) -> {verdict}"
                 )
         print(f"\nmean of direct non-stream: {statistics.mean(results[('direct', False)]):.3f} ms")
     finally:

@@ -12,6 +12,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator, Coroutine
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -147,8 +148,7 @@ class Gateway:
         self.daemon = daemon
         self._tasks: set[asyncio.Task[Any]] = set()
         self._watchdogs = Watchdogs()  # the deadlines of attempts waiting on a backend
-        # Requests being answered whose ledger row is not queued yet: a non-stream answer goes
-        # out before its stream is finished (see api/common.py `whole_answer`).
+        # Requests being answered whose ledger row is not queued yet.
         self.unfinished = 0
 
     def _background(self, work: Coroutine[Any, Any, Any]) -> None:
@@ -329,6 +329,7 @@ class Gateway:
     ) -> AsyncIterator[ChatChunk]:
         started = time.perf_counter()
         completion_parts = 0
+        committed: Future[None] | None = None
         self.unfinished += 1
         try:
             async for chunk in source:
@@ -359,7 +360,7 @@ class Gateway:
             outcome.backend = route.backend.name
             outcome.latency_ms = (time.perf_counter() - started) * 1000
             try:
-                self.record(
+                committed = self.record(
                     request,
                     route.model,
                     outcome,
@@ -370,6 +371,9 @@ class Gateway:
                 )
             finally:
                 self.unfinished -= 1
+        # Only after the stream ended well: the answer's last bytes wait on its ledger row, so
+        # that a kill -9 never loses the row of an answer a client saw.
+        await _until_committed(committed)
 
     def record(
         self,
@@ -382,10 +386,10 @@ class Gateway:
         cache: str = "off",
         endpoint: str | None = None,
         publish_later: bool = False,
-    ) -> None:
+    ) -> Future[None]:
         """Queue the request's ledger row on the store's writer, which builds it there, off the
-        request's path. `publish_later` sends the `request.done` event on the loop's next turn,
-        after what this one sends."""
+        request's path; the future is done once the row is committed. `publish_later` sends the
+        `request.done` event on the loop's next turn, after what this one sends."""
         d = self.daemon
         latency_ms = outcome.latency_ms
         if latency_ms is None:
@@ -416,7 +420,7 @@ class Gateway:
                 "chat_id": request.chat_id,
             }
 
-        d.store.append("requests", row)
+        committed = d.store.append("requests", row)
         done = {
             "id": request.request_id,
             "app": request.app,
@@ -426,14 +430,26 @@ class Gateway:
             "status": outcome.status,
             "cost_usd": cost_usd,
             "cache": cache,
+            # For /metrics and the dashboard, which read the bus rather than the ledger.
+            "dialect": request.dialect,
+            "model_asked": request.model,
+            "local": model.local if model is not None else None,
+            "received_at": request.received_at,
+            "latency_ms": latency_ms,
+            "ttft_ms": outcome.ttft_ms,
+            "tokens_in": outcome.usage.prompt_tokens,
+            "tokens_out": outcome.usage.completion_tokens,
+            "error_kind": outcome.error_kind,
+            "reasons": route.reasons if route else [],
         }
         if publish_later:
             try:
                 asyncio.get_running_loop().call_soon(d.events.publish, "request.done", done)
-                return
+                return committed
             except RuntimeError:  # a stream finalized outside the loop
                 pass
         d.events.publish("request.done", done)
+        return committed
 
     async def embed(
         self, request: ChatRequest, inputs: list[str], endpoint: str
@@ -464,8 +480,16 @@ class Gateway:
             raise
         finally:
             outcome.usage = Usage(sum(len(t.split()) for t in inputs), 0)
-            self.record(request, target.model, outcome, started, endpoint=endpoint)
+            committed = self.record(request, target.model, outcome, started, endpoint=endpoint)
+        await _until_committed(committed)
         return target.model, vectors
+
+
+async def _until_committed(committed: Future[None] | None) -> None:
+    if committed is None:
+        return
+    with contextlib.suppress(Exception):  # logged by the store; not the ledger's answer to refuse
+        await asyncio.wrap_future(committed)
 
 
 async def _replay(chunks: list[ChatChunk]) -> AsyncIterator[ChatChunk]:

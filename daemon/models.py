@@ -10,9 +10,12 @@ import itertools
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic_core import to_json
 
 Dialect = Literal["openai", "ollama", "anthropic", "responses", "control"]
 RequestKind = Literal["chat", "completion"]
@@ -84,6 +87,8 @@ class ChatRequest:
     include_usage: bool = False
     # Cache-Control from the client: "no-cache" skips lookup, "no-store" skips both.
     cache_control: str | None = None
+    # The client's own body, for a backend whose provider speaks the request's dialect.
+    native: NativeBody | None = None
 
     def sampling(self) -> dict[str, Any]:
         """The OpenAI-named generation parameters the client set (None ones left out)."""
@@ -108,6 +113,29 @@ class ChatRequest:
             if message.get("role") == "user":
                 return content_text(message.get("content"))
         return ""
+
+
+@dataclass(slots=True, frozen=True)
+class NativeBody:
+    """A request as its client sent it, in its own dialect, with the headers that go with it.
+
+    A backend whose provider speaks that dialect sends it on instead of a translation, so that
+    what the internal form cannot hold (thinking blocks, cache_control marks) reaches the
+    provider. `translated` is the internal messages it was translated to: when a stage since
+    (memories, masking) changed them, the body no longer says what the gateway means to send.
+    """
+
+    dialect: Dialect
+    body: dict[str, Any]
+    headers: dict[str, str]
+    translated: bytes
+
+    @staticmethod
+    def fingerprint(messages: list[dict[str, Any]]) -> bytes:
+        return to_json(messages)
+
+    def still_matches(self, request: ChatRequest) -> bool:
+        return request.dialect == self.dialect and to_json(request.messages) == self.translated
 
 
 def content_text(content: Any) -> str:
@@ -141,6 +169,10 @@ class ChatChunk:
     tool_calls: list[dict[str, Any]] | None = None
     finish_reason: str | None = None
     usage: Usage | None = None
+    stop_sequence: str | None = None  # the requested stop string that ended the answer, when known
+    # One event of an answer in the request's own dialect, from a backend that answered a
+    # NativeBody: the client gets it as it is (`content` still carries the text it adds).
+    native: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)
@@ -156,62 +188,80 @@ class ChatResult:
     def from_chunks(cls, chunks: list[ChatChunk]) -> ChatResult:
         result = cls()
         parts: list[str] = []
-        calls = _WholeCalls()
+        calls = ToolCallAssembler(ToolCall)
         for chunk in chunks:
             parts.append(chunk.content)
-            if chunk.tool_calls:
-                calls.feed(chunk.tool_calls)
+            for piece in chunk.tool_calls or ():
+                calls.feed(piece)
             if chunk.finish_reason:
                 result.finish_reason = chunk.finish_reason
             if chunk.usage:
                 result.usage = chunk.usage
         result.content = "".join(parts)
-        result.tool_calls = calls.calls or None
+        result.tool_calls = [call.as_openai() for call in calls.calls] or None
         return result
 
 
-class _WholeCalls:
-    """Streamed OpenAI-style tool call deltas merged into whole calls.
+@dataclass(slots=True, eq=False)
+class ToolCall:
+    """One tool call as its streamed pieces put it together (identity is the call itself)."""
+
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+
+    def as_openai(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "type": "function",
+            "function": {"name": self.name, "arguments": self.arguments},
+        }
+
+
+Call = TypeVar("Call", bound=ToolCall)
+
+
+class ToolCallAssembler(Generic[Call]):
+    """Streamed OpenAI-style tool call deltas merged into whole calls, for every dialect.
 
     A call is named by its `index` (or, from servers that send none, its `id`); its id and name
     come in its first piece and its arguments are split across the pieces. A piece that brings
     a new id, or a header after the call's arguments are already a whole JSON object, starts a
-    new call: backends that send each call whole may number every one of them 0.
+    new call: backends that send each call whole may number every one of them 0. `make` builds
+    a new call, so a dialect can keep its own presentation state on it.
     """
 
-    def __init__(self) -> None:
-        self.calls: list[dict[str, Any]] = []
-        self._by_key: dict[Any, dict[str, Any]] = {}
+    def __init__(self, make: Callable[[], Call]) -> None:
+        self.make = make
+        self.calls: list[Call] = []
+        self._by_key: dict[Any, Call] = {}
 
-    def feed(self, pieces: list[dict[str, Any]]) -> None:
-        for piece in pieces:
-            function = piece.get("function") or {}
-            arguments = function.get("arguments") or ""
-            if not isinstance(arguments, str):  # a whole call from a server that sends objects
-                arguments = json.dumps(arguments, ensure_ascii=False)
-            key = piece["index"] if piece.get("index") is not None else piece.get("id")
-            call = self._by_key.get(key) if key is not None else (self.calls[-1] if self.calls else None)
-            if call is not None and (piece.get("id") or function.get("name")) and self._new_call(call, piece):
-                call = None
-            if call is None:
-                call = {
-                    "id": piece.get("id"),
-                    "type": "function",
-                    "function": {"name": None, "arguments": ""},
-                }
-                self.calls.append(call)
-            if key is not None:
-                self._by_key[key] = call
-            call["id"] = call["id"] or piece.get("id")
-            call["function"]["name"] = call["function"]["name"] or function.get("name")
-            call["function"]["arguments"] += arguments
+    def feed(self, piece: dict[str, Any]) -> tuple[Call, str]:
+        """The call this piece belongs to, and the arguments text it added."""
+        function = piece.get("function") or {}
+        arguments = function.get("arguments") or ""
+        if not isinstance(arguments, str):  # a whole call from a server that sends objects
+            arguments = json.dumps(arguments, ensure_ascii=False)
+        key = piece["index"] if piece.get("index") is not None else piece.get("id")
+        call = self._by_key.get(key) if key is not None else (self.calls[-1] if self.calls else None)
+        if call is not None and (piece.get("id") or function.get("name")) and self._new_call(call, piece):
+            call = None
+        if call is None:
+            call = self.make()
+            self.calls.append(call)
+        if key is not None:
+            self._by_key[key] = call
+        call.id = call.id or piece.get("id")
+        call.name = call.name or function.get("name")
+        call.arguments += arguments
+        return call, arguments
 
     @staticmethod
-    def _new_call(call: dict[str, Any], piece: dict[str, Any]) -> bool:
-        if piece.get("id") and call["id"] and piece["id"] != call["id"]:
+    def _new_call(call: ToolCall, piece: dict[str, Any]) -> bool:
+        if piece.get("id") and call.id and piece["id"] != call.id:
             return True
         try:
-            return isinstance(json.loads(call["function"]["arguments"]), dict)
+            return isinstance(json.loads(call.arguments), dict)
         except ValueError:
             return False
 

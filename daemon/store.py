@@ -26,8 +26,9 @@ from roundhouse.daemon.startup_errors import StartupError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-BATCH_WINDOW_S = 0.02
 Migration = str | Callable[[sqlite_utils.Database], None]
+OPENED_LABEL = "opened"
+_PendingRow = tuple[str, dict[str, Any] | Callable[[], dict[str, Any]], Future[None]]
 
 CORE_MIGRATIONS: list[Migration] = [
     """
@@ -110,6 +111,7 @@ class Store:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         _refuse_emptied(path)
+        had_data = path.is_file() and path.stat().st_size > 0
         try:
             self._writer_db = _connect(path)
             self._reader_db = _connect(path)
@@ -122,13 +124,17 @@ class Store:
         self._jobs: queue.SimpleQueue[tuple[Callable[[sqlite_utils.Database], Any], Future[Any]] | None] = (
             queue.SimpleQueue()
         )
-        # Rows appended on the request path, written in batches (see `append`).
-        self._pending: list[tuple[str, dict[str, Any] | Callable[[], dict[str, Any]]]] = []
+        # Rows appended on the request path and not yet taken by the writer (see `append`).
+        self._batch: list[_PendingRow] | None = None
         self._pending_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run_writer, name="store-writer", daemon=True)
         self._thread.start()
         try:
             self.migrate("core", CORE_MIGRATIONS)
+            if had_data and not backups_of(path):
+                # A database no migration has copied yet: without a copy, an emptied file
+                # could not be told from a fresh start.
+                self.write_sync(lambda db: self._back_up(db, OPENED_LABEL))
         except sqlite3.DatabaseError as exc:
             self.close()
             raise self._unreadable(exc) from None
@@ -162,28 +168,36 @@ class Store:
             else:
                 future.set_result(result)
 
-    def append(self, table: str, row: dict[str, Any] | Callable[[], dict[str, Any]]) -> None:
+    def append(self, table: str, row: dict[str, Any] | Callable[[], dict[str, Any]]) -> Future[None]:
         """Queue one row for `table`, or a function the writer calls to build it (the caller's
-        thread then pays nothing for the building). Rows that arrive within a few milliseconds
-        of each other are written in one transaction, so a busy request path costs one writer
-        wake-up per batch rather than per request. Later writes and reads through the writer
-        see them."""
+        thread then pays nothing for the building); the future is done once the row is committed.
+        The writer commits at once, and the rows that arrive while it is busy are written
+        together in its next transaction (group commit): a busy request path costs one
+        transaction per writer turn rather than per request, and nobody waits a batch window.
+        Later writes and reads through the writer see them."""
+        committed: Future[None] = Future()
         with self._pending_lock:
-            self._pending.append((table, row))
-            first = len(self._pending) == 1
+            batch = self._batch
+            first = batch is None
+            if batch is None:
+                batch = self._batch = []
+            batch.append((table, row, committed))
         if first:
-            self.submit(self._flush_pending)
+            self.submit(lambda db: self._flush_pending(db, batch)).add_done_callback(
+                lambda job: _settle(batch, job)
+            )
+        return committed
 
-    def _flush_pending(self, db: sqlite_utils.Database) -> int:
-        time.sleep(BATCH_WINDOW_S)
+    def _flush_pending(self, db: sqlite_utils.Database, batch: list[_PendingRow]) -> int:
         with self._pending_lock:
-            rows, self._pending = self._pending, []
+            if self._batch is batch:
+                self._batch = None  # rows from now on go to the next transaction
         # Grouped by table and columns, written with one prepared statement per group. This
         # runs on every request's row: sqlite-utils' insert_all costs twice the CPU per row
         # (it re-reads the table's shape on each call), and on a small machine that CPU is
         # taken from the requests being served.
         groups: dict[tuple[str, tuple[str, ...]], list[list[Any]]] = {}
-        for table, entry in rows:
+        for table, entry, _ in batch:
             if callable(entry):
                 try:
                     row = entry()
@@ -197,7 +211,7 @@ class Store:
             names = ", ".join(f'"{name}"' for name in columns)
             marks = ", ".join("?" * len(columns))
             db.conn.executemany(f'INSERT OR REPLACE INTO "{table}" ({names}) VALUES ({marks})', params)
-        return len(rows)
+        return len(batch)
 
     def submit(self, fn: Callable[[sqlite_utils.Database], T]) -> Future[T]:
         """Queue a write; returns at once. Errors are logged if nobody waits on the future."""
@@ -255,12 +269,12 @@ class Store:
         finally:
             copy.close()
         partial.replace(target)
-        log.info("store: kept a copy of the database at %s before migrating", target)
+        if label != OPENED_LABEL:  # a newer copy than the one kept when it was first opened
+            self.path.with_name(f"{self.path.name}.bak-{OPENED_LABEL}").unlink(missing_ok=True)
+        log.info("store: kept a copy of the database at %s", target)
 
     def close(self) -> None:
-        if self._pending:
-            self.submit(self._flush_pending)
-        self._jobs.put(None)
+        self._jobs.put(None)  # after any batch's flush, which is queued with its first row
         self._thread.join(timeout=10)
         self._writer_db.close()
         self._reader_db.close()
@@ -271,6 +285,16 @@ def _sql_value(value: Any) -> Any:
     if isinstance(value, dict | list | tuple):
         return to_json(value, fallback=repr).decode()
     return value
+
+
+def _settle(batch: list[_PendingRow], job: Future[int]) -> None:
+    """Tell each row's waiter how its transaction ended (the job is done once it committed)."""
+    error = None if job.cancelled() else job.exception()
+    for _, _, committed in batch:
+        if error is None:
+            committed.set_result(None)
+        else:
+            committed.set_exception(error)
 
 
 def _log_failure(future: Future[Any]) -> None:

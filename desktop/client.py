@@ -113,6 +113,11 @@ class ControlClient:
             trust_env=False,
         )
 
+    def set_base_url(self, base_url: str) -> None:
+        """Talk to another daemon address from the next request on."""
+        self.base_url = base_url.rstrip("/")
+        self._http.base_url = self.base_url
+
     async def close(self) -> None:
         await self._http.aclose()
 

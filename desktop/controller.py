@@ -46,7 +46,7 @@ class Controller(QObject):
         super().__init__(parent)
         self.prefs = prefs
         self.tray_wait_s = tray_wait_s
-        self.client = ControlClient(prefs.daemon_url, token_file=paths.tray_token_file())
+        self.client = ControlClient(prefs.url(), token_file=paths.tray_token_file())
         self.monitor = Monitor(self.client, interval_s=prefs.poll_interval_s, parent=self)
         self.supervisor = Supervisor(
             self.client,
@@ -150,7 +150,7 @@ class Controller(QObject):
             )
         )
 
-    def _on_gave_up(self, log_tail: str) -> None:
+    def _on_gave_up(self, how_it_ended: str, log_tail: str) -> None:
         from roundhouse.desktop.windows.crash_dialog import CrashDialog
 
         self.notifier.notify(
@@ -161,7 +161,9 @@ class Controller(QObject):
                 warning=True,
             )
         )
-        dialog = CrashDialog(log_tail, self.icons("stopped"), self.restart_daemon, self.open_logs)
+        dialog = CrashDialog(
+            how_it_ended, log_tail, self.icons("stopped"), self.restart_daemon, self.open_logs
+        )
         self.windows["crash"] = dialog
         dialog.show()
         dialog.raise_()
@@ -219,10 +221,21 @@ class Controller(QObject):
 
     def open_logs(self) -> None:
         target = self.supervisor.log_file
-        if not target.exists():
+        if target.exists():
+            note = Popup("daemon", "Daemon log", f"Opening {target}")
+        else:
             target = paths.log_dir()
             target.mkdir(parents=True, exist_ok=True)
-        QDesktopServices.openUrl(QUrl.fromLocalFile(str(target)))
+            note = Popup(
+                "daemon",
+                "No daemon log file",
+                f"The daemon has written no log file at {self.supervisor.log_file} (a daemon started "
+                f"outside the tray logs to its own console). Opening the log folder {target}.",
+            )
+        opened = QDesktopServices.openUrl(QUrl.fromLocalFile(str(target)))
+        if not opened:
+            note = Popup("daemon", note.title, f"{note.message} No program opens it; the path is {target}.")
+        self.tray.show_popup(note)
 
     def copy_endpoint(self) -> None:
         QGuiApplication.clipboard().setText(self.monitor.snapshot.endpoint or self.client.base_url)

@@ -52,7 +52,8 @@ def early_tray_icon() -> QSystemTrayIcon | None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="roundhouse", description="The Roundhouse tray app.")
     parser.add_argument(
-        "--url", help="the daemon's address (default from the tray settings: http://127.0.0.1:8719)"
+        "--url",
+        help="the daemon's address (default: the one in Settings, else the daemon's config and environment)",
     )
     parser.add_argument("--no-supervise", action="store_true", help="only watch a daemon; never start one")
     parser.add_argument("--tray-wait", type=float, default=30.0, help="seconds to wait for a system tray")

@@ -161,7 +161,11 @@ class Monitor(QObject):
             status = await self.client.status()
         except ControlError:
             if self.snapshot.reachable:
-                self._publish(replace(self.snapshot, reachable=False, status={}, residency=None))
+                # Nothing the stopped daemon said still holds: not its mode, models, budget,
+                # memory queue or API (read afresh when it answers again).
+                self._publish(
+                    Snapshot(last_cloud_use=self.snapshot.last_cloud_use, operations=self.snapshot.operations)
+                )
             return
         restarted = float(status.get("uptime_s", 0)) < self._uptime or not self.snapshot.reachable
         self._uptime = float(status.get("uptime_s", 0))

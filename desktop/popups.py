@@ -9,6 +9,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from roundhouse.desktop.money import usd
 from roundhouse.desktop.prefs import Prefs
 
 
@@ -20,13 +21,8 @@ class Popup:
     # Popups with the same key are shown once (a conversation, a budget threshold).
     key: str | None = None
     warning: bool = False
-
-
-def _usd(value: Any) -> str:
-    try:
-        return f"${float(value):,.2f}"
-    except (TypeError, ValueError):
-        return "?"
+    # Within the rate limit, a popup more severe than the last of its kind still shows (80 % after 50 %).
+    level: int = 0
 
 
 def popup_for(event: dict[str, Any], *, slow_model_s: float) -> Popup | None:
@@ -43,9 +39,10 @@ def popup_for(event: dict[str, Any], *, slow_model_s: float) -> Popup | None:
         return Popup(
             "budget",
             f"{scope} {window} budget at {threshold} %",
-            f"{_usd(data.get('spent_usd'))} of {_usd(data.get('budget_usd'))} spent.{action}",
+            f"{usd(data.get('spent_usd'))} of {usd(data.get('budget_usd'))} spent.{action}",
             key=f"{data.get('scope')}|{window}|{data.get('period')}|{threshold}",
             warning=bool(threshold and int(threshold) >= 100),
+            level=_level(threshold),
         )
     if kind.startswith("routing.") and (data.get("private") or "privacy" in kind or "private" in kind):
         conversation = data.get("chat_id") or data.get("conversation") or data.get("request_id")
@@ -77,6 +74,13 @@ def popup_for(event: dict[str, Any], *, slow_model_s: float) -> Popup | None:
     return None
 
 
+def _level(threshold: Any) -> int:
+    try:
+        return int(threshold)
+    except (TypeError, ValueError):
+        return 0
+
+
 def _why(data: dict[str, Any]) -> str:
     reason = data.get("reason")
     return f"Reason: {reason}" if reason else "Large models take a while to move in and out of memory."
@@ -92,7 +96,7 @@ class PopupGate:
 
     enabled: dict[str, bool]
     interval_s: float = 60.0
-    _last: dict[str, float] = field(default_factory=dict)
+    _last: dict[str, tuple[float, int]] = field(default_factory=dict)
     _seen: set[str] = field(default_factory=set)
 
     def allow(self, popup: Popup, now: float) -> bool:
@@ -100,13 +104,19 @@ class PopupGate:
             return False
         if popup.key is not None and popup.key in self._seen:
             return False
-        last = self._last.get(popup.kind)
-        if popup.kind not in UNLIMITED_KINDS and last is not None and now - last < self.interval_s:
+        if popup.kind not in UNLIMITED_KINDS and self._limited(popup, now):
             return False
-        self._last[popup.kind] = now
+        self._last[popup.kind] = (now, popup.level)
         if popup.key is not None:
             self._seen.add(popup.key)
         return True
+
+    def _limited(self, popup: Popup, now: float) -> bool:
+        last = self._last.get(popup.kind)
+        if last is None:
+            return False
+        at, level = last
+        return now - at < self.interval_s and popup.level <= level
 
 
 class Notifier(QObject):

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from roundhouse.desktop import paths
+from roundhouse.desktop.daemon_address import configured_url
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +26,8 @@ POPUP_KINDS: dict[str, str] = {
 
 @dataclass
 class Prefs:
-    daemon_url: str = "http://127.0.0.1:8719"
+    # Empty: wherever the daemon's own environment and config file put it (see daemon_address).
+    daemon_url: str = ""
     # Start a daemon when none answers at daemon_url.
     supervise: bool = True
     popups: dict[str, bool] = field(default_factory=lambda: dict.fromkeys(POPUP_KINDS, True))
@@ -36,6 +38,10 @@ class Prefs:
     restart_window_s: float = 300.0
     stop_timeout_s: float = 10.0
     poll_interval_s: float = 2.0
+
+    def url(self) -> str:
+        """The daemon address the tray talks to: the one set here, else the daemon's configured one."""
+        return self.daemon_url.strip().rstrip("/") or configured_url()
 
     @classmethod
     def load(cls, path: Path | None = None) -> Prefs:

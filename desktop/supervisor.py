@@ -18,6 +18,8 @@ from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, Signal
 
 from roundhouse.desktop import paths
 from roundhouse.desktop.client import ControlClient, ControlError, DaemonUnreachable
+from roundhouse.desktop.crash_report import ending
+from roundhouse.desktop.daemon_address import DEFAULT_PORT
 from roundhouse.desktop.restart_policy import RestartPolicy
 from roundhouse.desktop.slots import bind
 
@@ -25,7 +27,7 @@ STOPPED, STARTING, RUNNING, FAILED = "stopped", "starting", "running", "failed"
 
 
 def daemon_command(url: str, log_file: Path) -> list[str]:
-    port = urlsplit(url).port or 8719
+    port = urlsplit(url).port or DEFAULT_PORT
     if getattr(sys, "frozen", False):
         # The packaged build ships the daemon as its own executable beside the tray's.
         name = "roundhoused.exe" if sys.platform == "win32" else "roundhoused"
@@ -66,8 +68,8 @@ class Supervisor(QObject):
     state_changed = Signal(str)
     # attempt number, seconds until the restart
     restarting = Signal(int, float)
-    # the log tail, for the dialog shown past the cap
-    gave_up = Signal(str)
+    # how the daemon ended and the log tail, for the dialog shown past the cap
+    gave_up = Signal(str, str)
     # a line for the user: "Started the daemon", "Adopted the daemon already running", ...
     announced = Signal(str)
 
@@ -158,7 +160,7 @@ class Supervisor(QObject):
         self.announced.emit("The daemon did not become ready in time; stopping it")
         await self._terminate(process)
         self._set_state(FAILED)
-        self.gave_up.emit(self.log_tail())
+        self.gave_up.emit(f"The daemon did not answer within {self.ready_timeout_s:.0f} s.", self.log_tail())
         return False
 
     def _read_console(self, process: QProcess) -> None:
@@ -176,11 +178,12 @@ class Supervisor(QObject):
             self._set_state(STOPPED)
             return
         delay = self.policy.on_crash(time.monotonic())
-        how = "crashed" if status == QProcess.ExitStatus.CrashExit else f"exited with code {code}"
+        crashed = status == QProcess.ExitStatus.CrashExit
+        how = "crashed" if crashed else f"exited with code {code}"
         if delay is None:
             self._set_state(FAILED)
             self.announced.emit(f"The daemon {how} again; gave up after {self.policy.max_restarts} restarts")
-            self.gave_up.emit(self.log_tail())
+            self.gave_up.emit(ending(code, crashed), self.log_tail())
             return
         self._set_state(STARTING)
         attempt = self.policy.recent_crashes

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtGui import QAction, QActionGroup
+from PySide6.QtCore import QUrl
+from PySide6.QtGui import QAction, QActionGroup, QDesktopServices
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from roundhouse.desktop.client import PULL
@@ -69,6 +70,9 @@ class Tray:
         if reason == QSystemTrayIcon.ActivationReason.Trigger:
             self.controller.show_status()
 
+    def _open_dashboard(self) -> None:
+        QDesktopServices.openUrl(QUrl(self.controller.client.base_url + "/dashboard"))
+
     def _add(
         self, menu: QMenu, name: str, text: str, slot: object = None, *, enabled: bool = True, tip: str = ""
     ) -> QAction:
@@ -104,6 +108,7 @@ class Tray:
             )
         self._add(menu, "header", header, enabled=False)
         self._add(menu, "copy_endpoint", "Copy endpoint URL", c.copy_endpoint, enabled=snapshot.reachable)
+        self._add(menu, "open_dashboard", "Open dashboard", self._open_dashboard, enabled=snapshot.reachable)
         menu.addSeparator()
 
         modes = menu.addMenu("Mode")

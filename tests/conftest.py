@@ -79,8 +79,8 @@ class RunningDaemon:
     def rows(
         self, sql: str = "SELECT * FROM requests ORDER BY ts", params: list[Any] | None = None
     ) -> list[dict[str, Any]]:
-        """Ledger rows, once the requests being answered have queued theirs (a non-stream answer
-        goes out before its row is queued) and the writer has caught up."""
+        """Ledger rows, once the requests being answered have queued theirs (a request refused
+        before its answer is whole does not wait on its row) and the writer has caught up."""
         deadline = time.monotonic() + 10
         while self.daemon.gateway.unfinished and time.monotonic() < deadline:
             time.sleep(0.002)

@@ -2,7 +2,9 @@
 
 Every Messages request takes the same way as a chat completion (`Gateway.open`): routing,
 privacy, budgets, cache and ledger see an ordinary ChatRequest whose dialect is "anthropic".
-The `anthropic-version` and `anthropic-beta` headers are accepted and need nothing here.
+It carries the client's own body and its `anthropic-version` and `anthropic-beta` headers as
+its NativeBody: a backend that calls Anthropic itself sends that on and answers with
+Anthropic's own events, which go to the client as they came.
 """
 
 from __future__ import annotations
@@ -28,21 +30,33 @@ from roundhouse.daemon.api.streaming import ByteStream
 from roundhouse.daemon.backends.base import BackendError
 from roundhouse.daemon.components import QueueFull
 from roundhouse.daemon.dialects import anthropic_messages as codec
-from roundhouse.daemon.models import ChatChunk, ChatRequest
+from roundhouse.daemon.models import ChatChunk, ChatRequest, NativeBody
 from roundhouse.daemon.routing.fallback import CHARS_PER_TOKEN, estimate_prompt_tokens
 
 if TYPE_CHECKING:
     from roundhouse.daemon.app import Daemon
+    from roundhouse.daemon.gateway import Exchange
 
 router = APIRouter(prefix="/v1", tags=["Anthropic dialect"])
 
 
 def _chat_request(body: codec.CountTokensRequest, meta: dict[str, Any]) -> ChatRequest:
+    headers = meta.pop("dialect_headers", None) or {}
     try:
         chat = codec.to_chat_request(body, meta)
     except codec.InvalidRequest as exc:
         raise ApiError(400, f"invalid '{exc.param}': {exc.message}", param=exc.param) from None
     check_request_text(chat)
+    if isinstance(body, codec.MessagesRequest):
+        # The body as the client sent it, for a backend that speaks Anthropic itself.
+        chat.native = NativeBody(
+            dialect="anthropic",
+            body=body.model_dump(exclude_unset=True),
+            headers=headers,
+            translated=NativeBody.fingerprint(chat.messages),
+        )
+        if body.thinking and body.thinking.get("type") != "disabled" and chat.cache_control is None:
+            chat.cache_control = "no-store"  # the cache keeps text: the thinking blocks would be lost
     return chat
 
 
@@ -72,11 +86,43 @@ async def _events(
         await finish_after(rest)()  # the backend's slot, the ledger row
 
 
+async def _native_events(first: ChatChunk, rest: AsyncIterator[ChatChunk]) -> AsyncIterator[bytes]:
+    """Anthropic's own events, as Anthropic sent them."""
+    try:
+        chunk: ChatChunk | None = first
+        while chunk is not None:
+            if chunk.native is not None:
+                yield codec.sse(str(chunk.native.get("type", "")), chunk.native)
+            chunk = await anext(rest, None)
+    except (BackendError, QueueFull) as exc:
+        status = exc.status if isinstance(exc, BackendError) else 529
+        yield codec.error_event(status, str(exc))
+
+
+async def _native_answer(exchange: Exchange, first: ChatChunk, rest: AsyncIterator[ChatChunk]) -> Response:
+    if exchange.request.stream:
+        return ByteStream(
+            _native_events(first, rest),
+            media_type="text/event-stream",
+            headers={**exchange.headers, "cache-control": "no-cache"},
+        )
+    chunks = await whole_answer(first, rest)
+    message = next(
+        (c.native for c in chunks if c.native is not None and c.native.get("type") == "message"), None
+    )
+    if message is None:
+        await finish_after(rest)()
+        raise ApiError(502, "the provider's answer had no message", code="incomplete_answer")
+    return FastJSONResponse(message, headers=exchange.headers, background=finish_after(rest))
+
+
 async def answer_messages(d: Daemon, body: codec.MessagesRequest, meta: dict[str, Any]) -> Response:
     chat = _chat_request(body, meta)
     estimate = input_tokens(chat)
     exchange = await d.gateway.open(chat)
     first, rest = await first_and_rest(exchange.chunks)
+    if first is not None and first.native is not None:
+        return await _native_answer(exchange, first, rest)
     model = exchange.route.model.id  # after the first chunk: a fallback names its model by then
     message_id = "msg_" + chat.request_id[3:]
     if chat.stream:

@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 _SET_HERE = ("content-length", "content-type")
 CHAT_ID_HEADER = b"x-openwebui-chat-id"
 CACHE_CONTROL_HEADER = b"cache-control"
+# What an Anthropic client sends that Anthropic itself reads: passed on to it unchanged.
+ANTHROPIC_HEADERS = (b"anthropic-version", b"anthropic-beta")
 
 
 def daemon_of(request: Request) -> Daemon:
@@ -37,11 +39,18 @@ def request_meta(scope: MutableMapping[str, Any]) -> dict[str, Any]:
             chat_id = value.decode("latin-1")
         elif name == CACHE_CONTROL_HEADER:
             cache_control = value.decode("latin-1")
-    return {
+    meta: dict[str, Any] = {
         "app": scope.get("state", {}).get("app_name", "unknown"),
         "chat_id": chat_id,
         "cache_control": cache_control,
     }
+    if scope["path"].startswith("/v1/messages"):  # the Anthropic dialect takes them off again
+        meta["dialect_headers"] = {
+            name.decode("latin-1"): value.decode("latin-1")
+            for name, value in scope["headers"]
+            if name in ANTHROPIC_HEADERS
+        }
+    return meta
 
 
 async def first_and_rest(stream: AsyncIterator[T]) -> tuple[T | None, AsyncIterator[T]]:
@@ -54,8 +63,9 @@ async def first_and_rest(stream: AsyncIterator[T]) -> tuple[T | None, AsyncItera
 async def whole_answer(first: ChatChunk | None, rest: AsyncIterator[ChatChunk]) -> list[ChatChunk]:
     """A non-stream answer's chunks, as soon as the answer is whole: a chunk with a finish
     reason and the usage is the last one a client needs. What the stream still does after it
-    (freeing the backend's slot, storing the cache entry, queueing the ledger row) is left to
-    `finish_after`, so the answer goes out without waiting on it."""
+    (freeing the backend's slot, storing the cache entry, committing the ledger row) is done
+    before the answer goes out: a client never holds an answer whose ledger row a crash can
+    still lose."""
     chunks: list[ChatChunk] = []
     chunk = first
     while chunk is not None:
@@ -63,6 +73,7 @@ async def whole_answer(first: ChatChunk | None, rest: AsyncIterator[ChatChunk]) 
         if chunk.finish_reason is not None and chunk.usage is not None:
             break
         chunk = await anext(rest, None)
+    await _drain(rest)
     return chunks
 
 
@@ -76,7 +87,7 @@ async def _drain(rest: AsyncIterator[ChatChunk]) -> None:
         async for _ in rest:
             pass
     except Exception:  # the client has its answer: there is nobody left to tell but the log
-        log.exception("finishing a request after its answer was sent failed")
+        log.exception("finishing a request after its answer was whole failed")
 
 
 class FastJSONResponse(JSONResponse):

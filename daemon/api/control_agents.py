@@ -61,6 +61,9 @@ async def patch_agent(request: Request, name: str, body: AgentPatch) -> dict[str
     agents = _agents(request)
     if body.enabled is None and body.every_s is None:
         raise ApiError(400, "nothing to change: give enabled or every_s", code="empty_patch")
+    # "*" is the scheduler's all-agents row, not an agent: it has no entry to answer with.
+    if not any(a["name"] == name for a in agents.list()):
+        raise _unknown(name, request)
     try:
         if body.enabled is not None:
             await agents.set_enabled(name, body.enabled)

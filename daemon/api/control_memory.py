@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+import httpx
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
@@ -137,6 +138,11 @@ async def add_openwebui_user(request: Request, body: OpenWebUIUserIn) -> dict[st
         user = await component.sync.add_user(body.url, body.api_key, body.label)
     except OpenWebUIError as exc:
         raise ApiError(400, f"cannot use this Open WebUI user: {exc}", code="openwebui_refused") from None
+    except (httpx.InvalidURL, ValueError):
+        # A URL that matches the pattern can still be one httpx cannot parse (bad host or port).
+        raise ApiError(
+            400, "cannot use this Open WebUI URL: it is not a valid URL", code="invalid_url"
+        ) from None
     except NoSecureStore as exc:
         raise ApiError(409, str(exc), code="no_keyring") from None
     report = await component.sync.sync_user(user["id"])

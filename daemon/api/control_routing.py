@@ -65,9 +65,7 @@ async def patch_policy(request: Request, patch: dict[str, Any]) -> dict[str, Any
 
 
 @router.put("/routing/mode/{mode}", summary="Local only / Hybrid / Cloud allowed")
-async def set_mode(request: Request, mode: str) -> dict[str, Any]:
-    if mode not in ("local", "hybrid", "cloud"):
-        raise ApiError(400, "mode must be 'local', 'hybrid' or 'cloud'", code="invalid_mode", param="mode")
+async def set_mode(request: Request, mode: Literal["local", "hybrid", "cloud"]) -> dict[str, Any]:
     routing = _router(request)
     await routing.update_policy({"mode": mode})
     return {"mode": routing.mode}

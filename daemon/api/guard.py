@@ -21,8 +21,12 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-OPEN_PATHS = frozenset({"/health"})
+# The dashboard's page and assets hold no data (the page reads it from the control API with
+# the caller's token), so a browser may load them without sending a token.
+OPEN_PATHS = frozenset({"/health", "/dashboard", "/dashboard/dashboard.js", "/dashboard/dashboard.css"})
 CONTROL_PREFIX = "/control/"
+# Paths with the control API's rules: an admin token (or loopback), from the daemon's own pages.
+ADMIN_PREFIXES = (CONTROL_PREFIX, "/metrics", "/dashboard")
 # The control calls an app token may make (each answers with that app's own rows only).
 APP_CONTROL_PATHS = frozenset({"/control/v1/requests"})
 _NOT_IN_A_HOST = frozenset("@/\\?# \t")
@@ -145,7 +149,7 @@ class Guard:
                     "an app token is required: create one with `roundhoused token create NAME`",
                 )
                 return
-        if path.startswith(CONTROL_PREFIX):
+        if path.startswith(ADMIN_PREFIXES):
             if token_scope != "admin" and path not in APP_CONTROL_PATHS:
                 await _reject(
                     send,

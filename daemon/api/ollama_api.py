@@ -30,7 +30,17 @@ from roundhouse.daemon.api.ollama_options import check_options
 from roundhouse.daemon.api.streaming import ByteStream
 from roundhouse.daemon.backends.base import BackendError
 from roundhouse.daemon.components import QueueFull
-from roundhouse.daemon.models import ChatChunk, ChatRequest, ChatResult, LoadedModel, ModelInfo, Usage
+from roundhouse.daemon.dialects import ollama as ollama_dialect
+from roundhouse.daemon.models import (
+    ChatChunk,
+    ChatRequest,
+    ChatResult,
+    LoadedModel,
+    ModelInfo,
+    ToolCall,
+    ToolCallAssembler,
+    Usage,
+)
 from roundhouse.daemon.routing.route import RoutingError
 
 if TYPE_CHECKING:
@@ -43,12 +53,23 @@ OLLAMA_COMPAT_VERSION = "0.12.6"
 NDJSON = "application/x-ndjson"
 
 
+class OllamaFunctionCall(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    name: str
+    arguments: dict[str, Any] | str = Field(default_factory=dict)
+
+
+class OllamaToolCall(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    function: OllamaFunctionCall
+
+
 class OllamaMessage(BaseModel):
     model_config = ConfigDict(extra="allow")
     role: Literal["system", "user", "assistant", "tool"]
     content: str = ""
     images: list[str] | None = None
-    tool_calls: list[dict[str, Any]] | None = None
+    tool_calls: list[OllamaToolCall] | None = None
     tool_name: str | None = None
 
 
@@ -140,69 +161,13 @@ def _ps_row(loaded: LoadedModel, info: ModelInfo | None) -> dict[str, Any]:
 
 
 def _sampling(options: dict[str, Any] | None) -> dict[str, Any]:
-    """Ollama options (each known one checked, see ollama_options.py) -> ChatRequest fields;
-    the rest stay runner options."""
-    options = check_options(options)
-    fields: dict[str, Any] = {}
-    for name in ("temperature", "top_p", "seed", "stop"):
-        if name in options:
-            fields[name] = options.pop(name)
-    if "num_predict" in options:
-        wanted = options.pop("num_predict")
-        # -1 (until the model stops), -2 (fill the context) and 0: as many as fit, see gateway.
-        fields["max_tokens"] = wanted if wanted is not None and wanted > 0 else None
-    fields["options"] = options
-    return fields
+    """Ollama options, each known one checked (see ollama_options.py), as ChatRequest fields."""
+    return ollama_dialect.sampling_fields(check_options(options))
 
 
-def _response_format(fmt: str | dict[str, Any] | None) -> dict[str, Any] | None:
-    if fmt == "json":
-        return {"type": "json_object"}
-    if isinstance(fmt, dict):
-        return {"type": "json_schema", "json_schema": {"name": "response", "schema": fmt}}
-    return None
-
-
-def _openai_messages(messages: list[OllamaMessage]) -> list[dict[str, Any]]:
-    converted: list[dict[str, Any]] = []
-    for index, message in enumerate(messages):
-        out: dict[str, Any] = {"role": message.role, "content": message.content}
-        if message.images:
-            out["content"] = [{"type": "text", "text": message.content}] + [
-                {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{image}"}}
-                for image in message.images
-            ]
-        if message.tool_calls:
-            out["tool_calls"] = [
-                {
-                    "id": f"call_{index}_{i}",
-                    "type": "function",
-                    "function": {
-                        "name": call.get("function", {}).get("name", ""),
-                        "arguments": json.dumps(call.get("function", {}).get("arguments", {})),
-                    },
-                }
-                for i, call in enumerate(message.tool_calls)
-            ]
-        if message.role == "tool":
-            out["tool_call_id"] = message.tool_name or "tool"
-            if message.tool_name:
-                out["name"] = message.tool_name
-        converted.append(out)
-    return converted
-
-
-def _ollama_tool_calls(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    result = []
-    for call in calls:
-        fn = call.get("function", {})
-        arguments = fn.get("arguments") or "{}"
-        try:
-            parsed = json.loads(arguments) if isinstance(arguments, str) else arguments
-        except ValueError:
-            parsed = {}
-        result.append({"function": {"name": fn.get("name", ""), "arguments": parsed}})
-    return result
+def _messages(messages: list[OllamaMessage]) -> list[dict[str, Any]]:
+    # The history's call ids depend only on the history, so a repeated request keeps its cache key.
+    return ollama_dialect.chat_messages([m.model_dump(exclude_none=True) for m in messages], "in")
 
 
 def _final_fields(result_usage: Any, started: float, finish: str) -> dict[str, Any]:
@@ -233,7 +198,7 @@ def _line(shape: Shape, model: str, content: str, tool_calls: list[dict[str, Any
     else:
         message: dict[str, Any] = {"role": "assistant", "content": content}
         if tool_calls:
-            message["tool_calls"] = _ollama_tool_calls(tool_calls)
+            message["tool_calls"] = ollama_dialect.ollama_tool_calls(tool_calls)
         line["message"] = message
     return line
 
@@ -243,20 +208,29 @@ async def _ndjson(
 ) -> AsyncIterator[bytes]:
     usage = None
     finish: str | None = None
+    # Ollama sends each tool call whole; the pieces a backend streams are joined first, so a cut
+    # stream never hands the client half a call.
+    calls = ToolCallAssembler(ToolCall)
     try:
         chunk = first
         while chunk is not None:
             if chunk.usage is not None:
                 usage = chunk.usage
             finish = chunk.finish_reason or finish
-            if chunk.content or chunk.tool_calls:
-                line = _line(shape, model, chunk.content, chunk.tool_calls)
+            for piece in chunk.tool_calls or ():
+                calls.feed(piece)
+            if chunk.content:
+                line = _line(shape, model, chunk.content, None)
                 line["done"] = False
                 yield to_json(line) + b"\n"
             chunk = await anext(rest, None)
     except (BackendError, QueueFull) as exc:
         yield json.dumps({"error": str(exc)}).encode() + b"\n"
         return
+    if calls.calls:
+        line = _line(shape, model, "", [call.as_openai() for call in calls.calls])
+        line["done"] = False
+        yield to_json(line) + b"\n"
     final = _line(shape, model, "", None)
     final.update(_final_fields(usage or Usage(), started, _done_reason(finish)))
     yield to_json(final) + b"\n"
@@ -371,10 +345,10 @@ async def answer_chat(d: Daemon, body: OllamaChatRequest, meta: dict[str, Any]) 
         return await _load_or_unload(d, body.model, body.keep_alive, "chat")
     chat_request = ChatRequest(
         model=body.model,
-        messages=_openai_messages(body.messages),
+        messages=_messages(body.messages),
         stream=body.stream,
         tools=body.tools,
-        response_format=_response_format(body.format),
+        response_format=ollama_dialect.response_format(body.format),
         keep_alive=body.keep_alive,
         dialect="ollama",
         **_sampling(body.options),
@@ -407,13 +381,13 @@ async def answer_generate(d: Daemon, body: GenerateRequest, meta: dict[str, Any]
         if body.system:
             messages.append({"role": "system", "content": body.system})
         prompt = OllamaMessage(role="user", content=body.prompt or "", images=body.images)
-        messages.extend(_openai_messages([prompt]))
+        messages.extend(_messages([prompt]))
         chat_request = ChatRequest(
             model=body.model,
             messages=messages,
             stream=body.stream,
             keep_alive=body.keep_alive,
-            response_format=_response_format(body.format),
+            response_format=ollama_dialect.response_format(body.format),
             dialect="ollama",
             **_sampling(body.options),
             **meta,

@@ -13,7 +13,17 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from roundhouse.daemon import __version__, api
-from roundhouse.daemon.api import anthropic_api, control, errors, ollama_api, openai_api, responses_api
+from roundhouse.daemon.api import (
+    anthropic_api,
+    control,
+    dashboard,
+    declared_errors,
+    errors,
+    metrics,
+    ollama_api,
+    openai_api,
+    responses_api,
+)
 from roundhouse.daemon.api.fast_lane import FastLane
 from roundhouse.daemon.api.guard import ASGIApp, Guard, Receive, Scope, Send
 from roundhouse.daemon.api.ollama_manage import router as ollama_manage_router
@@ -59,7 +69,9 @@ def create_app(daemon: Daemon) -> RoundhouseApp:
         lifespan=lifespan,
     )
     app.state.rh = daemon
+    app.state.metrics = metrics.Metrics(daemon)
     errors.install(app)
+    declared_errors.install(app)
 
     @app.get("/health", tags=["Control"], summary="200 once the daemon is ready")
     async def health(request: Request) -> JSONResponse:
@@ -79,11 +91,13 @@ def create_app(daemon: Daemon) -> RoundhouseApp:
     app.include_router(anthropic_api.router)
     app.include_router(responses_api.router)
     app.include_router(control.router)
+    app.include_router(metrics.router)
+    app.include_router(dashboard.router)
     for router in _concern_routers():
         app.include_router(router)
 
     settings = daemon.settings.server
-    lanes = {**openai_api.LANES, **ollama_api.LANES, **anthropic_api.LANES}
+    lanes = {**openai_api.LANES, **ollama_api.LANES, **anthropic_api.LANES, **responses_api.LANES}
     guarded = Guard(
         FastLane(app, daemon, lanes),
         tokens=daemon.tokens,

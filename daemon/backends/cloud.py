@@ -1,12 +1,15 @@
 """Cloud providers through litellm, with keys read from the OS keyring.
 
 `import litellm` takes seconds, so it happens on the first cloud call (in a worker thread),
-never at start-up. Only providers with a stored key are offered.
+never at start-up. Only providers with a stored key are offered. A request that arrived in
+Anthropic's own dialect for an Anthropic model goes to Anthropic as it came, without litellm's
+translation (see native_messages.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib
 import os
 import re
@@ -15,6 +18,9 @@ from collections.abc import AsyncIterator
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+import httpx
+
+from roundhouse.daemon.backends import native_messages
 from roundhouse.daemon.backends.base import BackendError, parse_retry_after, short_message
 from roundhouse.daemon.models import BackendHealth, ChatChunk, ChatRequest, LoadedModel, ModelInfo, Usage
 from roundhouse.daemon.secrets import PROVIDERS, Secrets
@@ -71,6 +77,7 @@ class CloudBackend:
         self._models = models
         self._api_base = api_base or {}
         self._timeout = timeout_s
+        self._client: httpx.AsyncClient | None = None  # for the providers called natively
 
     def providers(self) -> list[str]:
         stored = set(self._secrets.names())
@@ -92,8 +99,17 @@ class CloudBackend:
             for model in self._models.get(provider, [])
         ]
 
+    @staticmethod
+    def _provider(model: ModelInfo) -> str:
+        return model.native.split("/", 1)[0]
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient()
+        return self._client
+
     def _call_args(self, model: ModelInfo) -> tuple[dict[str, Any], str | None]:
-        provider = model.native.split("/", 1)[0]
+        provider = self._provider(model)
         key = self._secrets.get(provider)
         if not key:
             raise BackendError(
@@ -118,6 +134,20 @@ class CloudBackend:
         )
 
     async def chat(self, request: ChatRequest, model: ModelInfo) -> AsyncIterator[ChatChunk]:
+        native = request.native
+        if native is not None and native_messages.speaks(self._provider(model), native, request):
+            _, key = await asyncio.to_thread(self._call_args, model)
+            call = native_messages.NativeCall(
+                url=native_messages.messages_url(self._api_base.get("anthropic")),
+                key=key or "",
+                body=native_messages.body_for(native, model, request),
+                headers=native.headers,
+                timeout_s=self._timeout,
+            )
+            clean = functools.partial(scrub, secret=key)
+            async for chunk in native_messages.answer(self._http(), call, self.name, clean):
+                yield chunk
+            return
         litellm = await load_litellm()
         args, key = await asyncio.to_thread(self._call_args, model)
         args.update(request.sampling())
@@ -188,7 +218,9 @@ class CloudBackend:
         return None
 
     async def close(self) -> None:
-        return None
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
 
 
 def create(daemon: Daemon) -> list[CloudBackend]:

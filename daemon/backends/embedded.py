@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from roundhouse.daemon.backends.base import BackendError, ModelNotFound
 from roundhouse.daemon.backends.capabilities import refuse_unsupported
 from roundhouse.daemon.backends.json_grammar import grammar_for
+from roundhouse.daemon.backends.stop_strings import StopMatcher
 from roundhouse.daemon.models import BackendHealth, ChatChunk, ChatRequest, LoadedModel, ModelInfo, Usage
 
 if TYPE_CHECKING:
@@ -197,9 +198,10 @@ class EmbeddedBackend:
     def _generate(
         self, llama: Any, request: ChatRequest, stop: threading.Event, grammar: Any = None
     ) -> Iterator[ChatChunk]:
+        # Stop strings are matched here, not by llama.cpp, which would not say which one matched.
+        stops = StopMatcher(request.stop or [])
         params: dict[str, Any] = {
             "max_tokens": request.max_tokens if request.max_tokens is not None else 256,
-            "stop": request.stop or [],
             "stream": True,
         }
         if request.temperature is not None:
@@ -227,10 +229,24 @@ class EmbeddedBackend:
             text = text_of(choice)
             if text:
                 produced += 1
-                yield ChatChunk(content=text)
+                text = stops.feed(text)
+                if text:
+                    yield ChatChunk(content=text)
             finish = choice.get("finish_reason") or finish
+            if stops.matched is not None:
+                with contextlib.suppress(Exception):
+                    stream.close()
+                finish = "stop"
+                break
+        tail = stops.flush()
+        if tail:
+            yield ChatChunk(content=tail)
         prompt_tokens = max(0, int(llama.n_tokens) - produced)
-        yield ChatChunk(finish_reason=finish or "stop", usage=Usage(prompt_tokens, produced))
+        yield ChatChunk(
+            finish_reason=finish or "stop",
+            usage=Usage(prompt_tokens, produced),
+            stop_sequence=stops.matched,
+        )
 
     async def embed(self, model: ModelInfo, inputs: list[str]) -> list[list[float]]:
         if self._embedder is None or model.kind != "embedding":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -13,6 +12,7 @@ import ollama
 
 from roundhouse.daemon.backends.base import BackendError, ModelNotFound, short_message
 from roundhouse.daemon.backends.capabilities import refuse_unsupported
+from roundhouse.daemon.dialects import ollama as ollama_dialect
 from roundhouse.daemon.models import (
     BackendHealth,
     ChatChunk,
@@ -20,69 +20,12 @@ from roundhouse.daemon.models import (
     LoadedModel,
     ModelInfo,
     Usage,
-    content_text,
 )
 
 if TYPE_CHECKING:
     from roundhouse.daemon.app import Daemon
 
 log = logging.getLogger(__name__)
-
-# OpenAI sampling names -> Ollama runner options.
-_OPTION_NAMES = {"temperature": "temperature", "top_p": "top_p", "seed": "seed", "max_tokens": "num_predict"}
-
-
-def ollama_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """OpenAI-shaped messages -> Ollama's: string content, images apart, tool-call arguments as objects."""
-    converted: list[dict[str, Any]] = []
-    for message in messages:
-        out: dict[str, Any] = {
-            "role": message.get("role", "user"),
-            "content": content_text(message.get("content")),
-        }
-        content = message.get("content")
-        if isinstance(content, list):
-            images = [
-                part["image_url"]["url"].split(",", 1)[-1]
-                for part in content
-                if isinstance(part, dict) and part.get("type") == "image_url"
-            ]
-            if images:
-                out["images"] = images
-        if message.get("images"):
-            out["images"] = message["images"]
-        if message.get("tool_calls"):
-            calls = []
-            for call in message["tool_calls"]:
-                fn = dict(call.get("function", {}))
-                if isinstance(fn.get("arguments"), str):
-                    try:
-                        fn["arguments"] = json.loads(fn["arguments"] or "{}")
-                    except ValueError:
-                        fn["arguments"] = {}
-                calls.append({"function": fn})
-            out["tool_calls"] = calls
-        if message.get("tool_call_id"):
-            out["tool_name"] = message.get("name") or message["tool_call_id"]
-        converted.append(out)
-    return converted
-
-
-def _openai_tool_calls(calls: list[Any]) -> list[dict[str, Any]]:
-    result = []
-    for index, call in enumerate(calls):
-        fn = call["function"] if isinstance(call, dict) else call.function
-        name = fn["name"] if isinstance(fn, dict) else fn.name
-        arguments = fn["arguments"] if isinstance(fn, dict) else fn.arguments
-        result.append(
-            {
-                "index": index,
-                "id": f"call_{index}_{name}",
-                "type": "function",
-                "function": {"name": name, "arguments": json.dumps(dict(arguments or {}))},
-            }
-        )
-    return result
 
 
 class OllamaBackend:
@@ -155,26 +98,12 @@ class OllamaBackend:
             raise self._error(exc, native) from exc
         return response.model_dump(mode="json", by_alias=True)
 
-    def _options(self, request: ChatRequest) -> dict[str, Any]:
-        options = dict(request.options)
-        for ours, theirs in _OPTION_NAMES.items():
-            value = getattr(request, ours)
-            if value is not None:
-                options.setdefault(theirs, value)
-        if request.stop:
-            options.setdefault("stop", request.stop)
-        return options
-
     async def chat(self, request: ChatRequest, model: ModelInfo) -> AsyncIterator[ChatChunk]:
         # Ollama has no tool_choice: it may call a tool or not, never on demand.
         refuse_unsupported(request, model, reads_images=True, forces_tools=False)
-        fmt: Any = None
-        if request.response_format:
-            kind = request.response_format.get("type")
-            if kind == "json_object":
-                fmt = "json"
-            elif kind == "json_schema":
-                fmt = (request.response_format.get("json_schema") or {}).get("schema")
+        fmt = ollama_dialect.ollama_format(request.response_format)
+        # Ollama sends no call ids; numbered over the whole stream, they are unique in the answer.
+        call_ids = ollama_dialect.ToolCallIds(request.request_id[3:])
         try:
             if request.kind == "completion":
                 stream = await self._client.generate(
@@ -182,17 +111,17 @@ class OllamaBackend:
                     prompt=request.prompt or "",
                     suffix=request.suffix,
                     stream=True,
-                    options=self._options(request),
+                    options=ollama_dialect.runner_options(request),
                     keep_alive=request.keep_alive,
                     format=fmt,
                 )
             else:
                 stream = await self._client.chat(
                     model=model.native,
-                    messages=ollama_messages(request.messages),
+                    messages=ollama_dialect.ollama_messages(request.messages),
                     tools=request.tools or None,
                     stream=True,
-                    options=self._options(request),
+                    options=ollama_dialect.runner_options(request),
                     keep_alive=request.keep_alive,
                     format=fmt,
                 )
@@ -204,7 +133,7 @@ class OllamaBackend:
                     message = part.message
                     chunk.content = (message.content or "") if message else ""
                     if message is not None and message.tool_calls:
-                        chunk.tool_calls = _openai_tool_calls(list(message.tool_calls))
+                        chunk.tool_calls = call_ids.chat_tool_calls(list(message.tool_calls))
                 if part.done:
                     reason = part.done_reason or "stop"
                     chunk.finish_reason = (

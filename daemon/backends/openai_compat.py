@@ -199,6 +199,7 @@ class OpenAICompatBackend:
                     yield chunk
                     return
                 events = 0
+                ended = False
                 # Closed here rather than left to the loop's finalizer, which would cost every
                 # stream a task and a wake-up of its own when `[DONE]` ends the loop early.
                 async with aclosing(response.lines()) as lines:
@@ -208,6 +209,7 @@ class OpenAICompatBackend:
                             continue
                         data = line[5:].strip()
                         if data == b"[DONE]":
+                            ended = True
                             break
                         try:
                             payload = from_json(data)
@@ -216,9 +218,15 @@ class OpenAICompatBackend:
                         if not isinstance(payload, dict):
                             raise malformed(self.name, "a stream event that is not a JSON object")
                         events += 1
-                        yield chunk_from_openai(payload, request.kind)
+                        chunk = chunk_from_openai(payload, request.kind)
+                        ended = ended or chunk.finish_reason is not None
+                        yield chunk
                 if not events:
                     raise malformed(self.name, "a stream with no answer in it")
+                if not ended:
+                    # A response that closed before `[DONE]` or a finish reason was cut short:
+                    # ending it quietly would hand the client half an answer as a whole one.
+                    raise UpstreamError("upstream stream ended before the answer did")
         except UpstreamError as exc:
             raise self._unreachable(exc) from exc
 

@@ -63,6 +63,8 @@ def chunk_to_dict(chunk: ChatChunk) -> dict[str, Any]:
         data["f"] = chunk.finish_reason
     if chunk.usage:
         data["u"] = [chunk.usage.prompt_tokens, chunk.usage.completion_tokens]
+    if chunk.stop_sequence:
+        data["s"] = chunk.stop_sequence
     return data
 
 
@@ -73,6 +75,7 @@ def chunk_from_dict(data: dict[str, Any]) -> ChatChunk:
         tool_calls=json.loads(json.dumps(data["t"])) if data.get("t") else None,
         finish_reason=data.get("f"),
         usage=Usage(prompt_tokens=usage[0], completion_tokens=usage[1]) if usage else None,
+        stop_sequence=data.get("s"),
     )
 
 

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, with_config
 from pydantic_core import to_json
 from typing_extensions import TypedDict
 
-from roundhouse.daemon.models import ChatChunk, ChatRequest, ModelInfo, Usage
+from roundhouse.daemon.models import ChatChunk, ChatRequest, ModelInfo, ToolCall, ToolCallAssembler, Usage
 
 ERROR_TYPES = {
     400: "invalid_request_error",
@@ -294,12 +294,9 @@ class CutOff(Exception):
     """The answer cannot be presented: a tool call came out of order or unfinished."""
 
 
-@dataclass(slots=True)
-class _Call:
-    index: int  # the content block's
-    id: str | None
-    name: str | None
-    arguments: str = ""
+@dataclass(slots=True, eq=False)
+class _Call(ToolCall):
+    index: int = -1  # the content block's
     opened: bool = False
 
 
@@ -319,9 +316,10 @@ class Blocks:
         self.next_index = 0
         self.open: int | None = None  # the open block's index
         self.text_open = False
-        self.calls: dict[Any, _Call] = {}
+        self.calls = ToolCallAssembler(_Call)
         self.current: _Call | None = None
         self.finish_reason: str | None = None
+        self.stop_sequence: str | None = None  # the stop string that ended the answer, if one did
         self.usage: Usage | None = None
 
     def feed(self, chunk: ChatChunk) -> list[Event]:
@@ -336,6 +334,7 @@ class Blocks:
             events += self._tool_delta(delta)
         if chunk.finish_reason:
             self.finish_reason = chunk.finish_reason
+            self.stop_sequence = chunk.stop_sequence
         if chunk.usage is not None:
             self.usage = chunk.usage
         return events
@@ -345,15 +344,22 @@ class Blocks:
         if self.finish_reason is None and self.current is not None:
             raise CutOff("the answer ended in the middle of a tool call")
         events = self._close()
-        if any(not call.opened for call in self.calls.values()):
+        if any(not call.opened for call in self.calls.calls):
             raise CutOff("a tool call arrived without a name")
         return events
 
     @property
     def stop_reason(self) -> str:
-        if self.calls:
+        if self.calls.calls:
             return "tool_use"
+        if self.finish_reason == "stop" and self.stop_sequence is not None:
+            return "stop_sequence"
         return STOP_REASONS.get(self.finish_reason or "stop", "end_turn")
+
+    @property
+    def matched_stop(self) -> str | None:
+        """The stop string to name in `stop_sequence`: only when it is the stop reason."""
+        return self.stop_sequence if self.stop_reason == "stop_sequence" else None
 
     def _open(self) -> int:
         self.open = self.next_index
@@ -374,47 +380,25 @@ class Blocks:
         index, self.open, self.text_open, self.current = self.open, None, False, None
         return [("stop", index, {})]
 
-    def _key(self, delta: dict[str, Any]) -> Any:
-        if delta.get("index") is not None:
-            return delta["index"]
-        call_id = delta.get("id")
-        if call_id and (self.current is None or self.current.id != call_id):
-            return f"id:{call_id}"
-        if self.current is not None:
-            return next(k for k, c in self.calls.items() if c is self.current)
-        return f"id:{call_id}" if call_id else 0
-
     def _tool_delta(self, delta: dict[str, Any]) -> list[Event]:
         events: list[Event] = []
-        function = delta.get("function") or {}
-        key = self._key(delta)
-        call = self.calls.get(key)
-        if call is None:
-            call = _Call(index=-1, id=delta.get("id"), name=function.get("name"))
-            self.calls[key] = call
-        elif call is not self.current and call.opened:
+        call, arguments = self.calls.feed(delta)
+        if call is not self.current and call.opened:
             raise CutOff("tool call deltas arrived out of order")
-        call.id = call.id or delta.get("id")
-        call.name = call.name or function.get("name")
-        arguments = function.get("arguments")
-        if isinstance(arguments, dict):  # a whole call from a server that sends objects
-            arguments = json.dumps(arguments, ensure_ascii=False)
         if not call.opened and call.name:
             events += self._close()
             call.index = self._open()
             call.opened = True
             self.current = call
-            call.id = call.id or f"toolu_{self.id_prefix}_{call.index}"
-            block = {"type": "tool_use", "id": call.id, "name": call.name, "input": {}}
+            block_id = call.id or f"toolu_{self.id_prefix}_{call.index}"
+            block = {"type": "tool_use", "id": block_id, "name": call.name, "input": {}}
             events.append(("start", call.index, block))
             if call.arguments:
                 events.append(
                     ("delta", call.index, {"type": "input_json_delta", "partial_json": call.arguments})
                 )
-        if arguments:
-            call.arguments += arguments
-            if call.opened:
-                events.append(("delta", call.index, {"type": "input_json_delta", "partial_json": arguments}))
+        elif arguments and call.opened:
+            events.append(("delta", call.index, {"type": "input_json_delta", "partial_json": arguments}))
         return events
 
 
@@ -455,7 +439,7 @@ def message_json(
         "model": model,
         "content": content,
         "stop_reason": blocks.stop_reason,
-        "stop_sequence": None,
+        "stop_sequence": blocks.matched_stop,
         "usage": usage_json(blocks.usage, input_estimate),
     }
 
@@ -502,7 +486,7 @@ class StreamEncoder:
         out = self._render(self.blocks.end())
         delta = {
             "type": "message_delta",
-            "delta": {"stop_reason": self.blocks.stop_reason, "stop_sequence": None},
+            "delta": {"stop_reason": self.blocks.stop_reason, "stop_sequence": self.blocks.matched_stop},
             "usage": usage_json(self.blocks.usage, self.input_estimate),
         }
         return out + sse("message_delta", delta) + sse("message_stop", {"type": "message_stop"})

@@ -12,7 +12,6 @@ Response, so both say the same thing.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -20,7 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_core import to_json
 
-from roundhouse.daemon.models import ChatChunk, ChatRequest, Usage
+from roundhouse.daemon.models import ChatChunk, ChatRequest, ToolCall, ToolCallAssembler, Usage
 
 INT64_MAX = 2**63 - 1
 CHARS_PER_TOKEN = 4
@@ -402,11 +401,8 @@ class _Item:
     status: str = "in_progress"
 
 
-@dataclass(slots=True)
-class _Call:
-    id: str | None
-    name: str | None
-    arguments: str = ""
+@dataclass(slots=True, eq=False)
+class _Call(ToolCall):
     item: _Item | None = None
 
 
@@ -434,7 +430,7 @@ class Output:
     namespaces: dict[str, tuple[str, str]] = field(default_factory=dict)
     items: list[_Item] = field(default_factory=list)
     open: _Item | None = None
-    calls: dict[Any, _Call] = field(default_factory=dict)
+    calls: ToolCallAssembler[_Call] = field(default_factory=lambda: ToolCallAssembler(_Call))
     current: _Call | None = None
     finish_reason: str | None = None
     usage: Usage | None = None
@@ -473,7 +469,7 @@ class Output:
         """The events that close the answer; raises CutOff when a call is left unfinished."""
         if self.finish_reason is None and self.current is not None:
             raise CutOff("the answer ended in the middle of a function call")
-        if any(call.item is None for call in self.calls.values()):
+        if any(call.item is None for call in self.calls.calls):
             raise CutOff("a function call arrived without a name")
         return self._close(final=True)
 
@@ -501,7 +497,7 @@ class Output:
                 "status": status,
                 "content": [part],
             }
-        call = next(c for c in self.calls.values() if c.item is item)
+        call = next(c for c in self.calls.calls if c.item is item)
         return {**self._call_json(item, call.arguments), "status": status}
 
     def _call_json(self, item: _Item, arguments: str) -> dict[str, Any]:
@@ -572,30 +568,11 @@ class Output:
         )
         return events
 
-    def _key(self, delta: dict[str, Any]) -> Any:
-        if delta.get("index") is not None:
-            return delta["index"]
-        call_id = delta.get("id")
-        if call_id and (self.current is None or self.current.id != call_id):
-            return f"id:{call_id}"
-        if self.current is not None:
-            return next(k for k, c in self.calls.items() if c is self.current)
-        return f"id:{call_id}" if call_id else 0
-
     def _tool_delta(self, delta: dict[str, Any]) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = []
-        function = delta.get("function") or {}
-        key = self._key(delta)
-        call = self.calls.get(key)
-        if call is None:
-            call = self.calls[key] = _Call(id=delta.get("id"), name=function.get("name"))
-        elif call is not self.current and call.item is not None:
+        call, arguments = self.calls.feed(delta)
+        if call is not self.current and call.item is not None:
             raise CutOff("function call deltas arrived out of order")
-        call.id = call.id or delta.get("id")
-        call.name = call.name or function.get("name")
-        arguments = function.get("arguments")
-        if isinstance(arguments, dict):  # a whole call from a server that sends objects
-            arguments = json.dumps(arguments, ensure_ascii=False)
         if call.item is None and call.name:
             events += self._close()
             item = call.item = self._new_item("function_call")
@@ -606,10 +583,8 @@ class Output:
             events.append({"type": "response.output_item.added", "output_index": item.index, "item": added})
             if call.arguments:
                 events.append(self._arguments_delta(item, call.arguments))
-        if arguments:
-            call.arguments += arguments
-            if call.item is not None:
-                events.append(self._arguments_delta(call.item, arguments))
+        elif arguments and call.item is not None:
+            events.append(self._arguments_delta(call.item, arguments))
         return events
 
     @staticmethod

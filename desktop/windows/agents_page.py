@@ -9,7 +9,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QLabel,
     QPushButton,
-    QSpinBox,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -18,7 +17,8 @@ from PySide6.QtWidgets import (
 
 from roundhouse.desktop.monitor import AGENTS
 from roundhouse.desktop.slots import bind, bind_checked
-from roundhouse.desktop.windows.common import Page, usd
+from roundhouse.desktop.windows.common import Page, fit_columns, in_cell, usd
+from roundhouse.desktop.windows.interval_editor import IntervalEditor, spoken
 
 
 def last_result(agent: dict[str, Any]) -> str:
@@ -38,6 +38,13 @@ def last_result(agent: dict[str, Any]) -> str:
     return " · ".join(p for p in parts if p)
 
 
+def bind_seconds(function: Any, name: str) -> Any:
+    def slot(seconds: int) -> None:
+        function(name, seconds)
+
+    return slot
+
+
 class AgentsPage(Page):
     title = "Agents"
     required = AGENTS
@@ -48,8 +55,8 @@ class AgentsPage(Page):
         layout = QVBoxLayout(self.body)
         layout.addWidget(QLabel("Agents run in idle time, behind every interactive request."))
         self.table = QTableWidget(0, 5)
-        self.table.setHorizontalHeaderLabels(["Agent", "Enabled", "Every (minutes)", "Last result", ""])
-        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setHorizontalHeaderLabels(["Agent", "Enabled", "Runs every", "Last result", ""])
+        fit_columns(self.table)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         layout.addWidget(self.table, 1)
 
@@ -68,16 +75,31 @@ class AgentsPage(Page):
             enabled.setChecked(bool(agent.get("enabled", True)))
             enabled.toggled.connect(bind_checked(self.set_enabled, name))
             self.table.setCellWidget(row, 1, enabled)
-            every = QSpinBox()
-            every.setRange(1, 90 * 24 * 60)
-            every.setValue(max(1, int(float(agent.get("every_s") or 3600) // 60)))
-            every.editingFinished.connect(bind(self.set_every, name, every))
-            self.table.setCellWidget(row, 2, every)
+            self._show_every(row, name, float(agent.get("every_s") or 3600))
             self.table.setItem(row, 3, QTableWidgetItem(last_result(agent)))
             run = QPushButton("Running…" if agent.get("running") else "Run now")
             run.setEnabled(not agent.get("running"))
             run.clicked.connect(bind(self.run_now, name))
-            self.table.setCellWidget(row, 4, run)
+            self.table.setCellWidget(row, 4, in_cell(run))
+
+    def _show_every(self, row: int, name: str, seconds: float) -> None:
+        """Keep the row's editor when it is the same agent, so a refresh never drops an edit."""
+        current = self.table.cellWidget(row, 2)
+        if isinstance(current, IntervalEditor) and current.objectName() == name:
+            if not current.apply.isEnabled():
+                current.set_seconds(seconds)
+            return
+        every = IntervalEditor(seconds)
+        every.setObjectName(name)
+        every.chosen.connect(bind_seconds(self.set_every, name))
+        self.table.setCellWidget(row, 2, every)
+
+    def _saved(self, name: str, seconds: int) -> None:
+        for row in range(self.table.rowCount()):
+            editor = self.table.cellWidget(row, 2)
+            if isinstance(editor, IntervalEditor) and editor.objectName() == name:
+                editor.set_seconds(seconds)
+        self.reload()
 
     def _patch(self, name: str, body: dict[str, Any]) -> None:
         self.call(self.controller.client.patch(f"{AGENTS}/{name}", body), lambda _: self.reload())
@@ -85,8 +107,12 @@ class AgentsPage(Page):
     def set_enabled(self, name: str, on: bool) -> None:
         self._patch(name, {"enabled": on})
 
-    def set_every(self, name: str, box: QSpinBox) -> None:
-        self._patch(name, {"every_s": max(60, box.value() * 60)})
+    def set_every(self, name: str, seconds: int) -> None:
+        self.call(
+            self.controller.client.patch(f"{AGENTS}/{name}", {"every_s": seconds}),
+            bind(self._saved, name, seconds),
+            done=f"{name} now runs every {spoken(seconds)}.",
+        )
 
     def run_now(self, name: str) -> None:
         self.call(

@@ -23,6 +23,13 @@ from roundhouse.desktop import spend_api
 from roundhouse.desktop.windows.chart import StackedBars
 from roundhouse.desktop.windows.common import Page, usd
 
+# Events after which the spend shown is out of date.
+LIVE_EVENTS = ("request.done", "budget.threshold")
+
+
+def ignore(_exc: Exception) -> None:
+    """A live refresh that fails leaves the figures shown; the next event tries again."""
+
 
 def money_box() -> QDoubleSpinBox:
     box = QDoubleSpinBox()
@@ -35,6 +42,21 @@ def money_box() -> QDoubleSpinBox:
 
 def limit_of(box: QDoubleSpinBox) -> float | None:
     return box.value() or None
+
+
+def show_spent(label: QLabel, info: dict[str, Any]) -> None:
+    """ "spent $1.36 (136 %)", in red and bold once the budget is reached."""
+    percent = info.get("percent")
+    over = percent is not None and float(percent) >= 100
+    label.setText(
+        f"spent {usd(info.get('spent_usd', 0))}"
+        + (
+            f" ({float(percent):.0f} %{' — over budget' if float(percent) > 100 else ''})"
+            if percent is not None
+            else ""
+        )
+    )
+    label.setStyleSheet("color: #b3261e; font-weight: bold;" if over else "")
 
 
 class BudgetWindow(Page):
@@ -93,6 +115,7 @@ class BudgetWindow(Page):
         for label in (self.providers, self.forecast, self.saved):
             label.setWordWrap(True)
             layout.addWidget(label)
+        controller.monitor.event.connect(self._on_event)
 
     def reload(self) -> None:
         self.call(self.controller.client.get(spend_api.SUMMARY), self.show_summary)
@@ -107,6 +130,22 @@ class BudgetWindow(Page):
         self.save.setEnabled(spend_api.budget_write_method(caps) is not None)
         if caps.has(spend_api.BY_PROVIDER):
             self.call(self.controller.client.get(spend_api.BY_PROVIDER), self.show_providers)
+
+    def _on_event(self, event: dict[str, Any]) -> None:
+        """A request just finished or a budget threshold passed: show what it cost, keeping any
+        budget the user is typing."""
+        if event.get("kind") in LIVE_EVENTS and self.isVisible() and not self.showing_notice:
+            self.refresh_spend()
+
+    def refresh_spend(self) -> None:
+        client = self.controller.client
+        self.call(client.get(spend_api.SUMMARY), self.show_spend, on_error=ignore)
+        caps = self.controller.monitor.snapshot.capabilities
+        path = spend_api.by_day_path(caps)
+        if path is not None:
+            self.call(client.get(path), self.show_days, on_error=ignore)
+        if caps.has(spend_api.BY_PROVIDER):
+            self.call(client.get(spend_api.BY_PROVIDER), self.show_providers, on_error=ignore)
 
     def show_days(self, data: Any) -> None:
         days, series = spend_api.chart_data(data)
@@ -138,17 +177,8 @@ class BudgetWindow(Page):
     def show_summary(self, summary: dict[str, Any]) -> None:
         budgets = summary.get("budgets") or {}
         overall = budgets.get("overall") or {}
-        for box, state, window in (
-            (self.daily, self.daily_state, "daily"),
-            (self.monthly, self.monthly_state, "monthly"),
-        ):
-            info = overall.get(window) or {}
-            box.setValue(float(info.get("budget_usd") or 0))
-            percent = info.get("percent")
-            state.setText(
-                f"spent {usd(info.get('spent_usd', 0))}"
-                + (f" ({percent:.0f} %)" if percent is not None else "")
-            )
+        for box, window in ((self.daily, "daily"), (self.monthly, "monthly")):
+            box.setValue(float((overall.get(window) or {}).get("budget_usd") or 0))
         apps = budgets.get("apps") or {}
         self.apps.setRowCount(len(apps))
         for row, (app, info) in enumerate(apps.items()):
@@ -158,6 +188,21 @@ class BudgetWindow(Page):
                 box.setValue(float((info.get(window) or {}).get("budget_usd") or 0))
                 self.apps.setCellWidget(row, column, box)
             self.apps.setItem(row, 3, QTableWidgetItem(usd((info.get("monthly") or {}).get("spent_usd", 0))))
+        self.show_spend(summary)
+
+    def show_spend(self, summary: dict[str, Any]) -> None:
+        """What was spent and what it forecasts; the budgets being edited stay as they are."""
+        budgets = summary.get("budgets") or {}
+        overall = budgets.get("overall") or {}
+        show_spent(self.daily_state, overall.get("daily") or {})
+        show_spent(self.monthly_state, overall.get("monthly") or {})
+        apps = budgets.get("apps") or {}
+        for row in range(self.apps.rowCount()):
+            item = self.apps.item(row, 0)
+            info = apps.get(item.text()) if item else None
+            if isinstance(info, dict):
+                spent = (info.get("monthly") or {}).get("spent_usd", 0)
+                self.apps.setItem(row, 3, QTableWidgetItem(usd(spent)))
         forecast = summary.get("forecast") or {}
         if forecast:
             over = " — over the monthly budget" if forecast.get("over_budget") else ""

@@ -6,6 +6,8 @@ from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPaintEvent
 from PySide6.QtWidgets import QWidget
 
+from roundhouse.desktop.money import axis_top, usd
+
 PALETTE = ["#2f6fd6", "#2e9e4f", "#d98e04", "#8e44ad", "#c0392b", "#16a085", "#7f8c8d"]
 
 
@@ -23,6 +25,13 @@ class StackedBars(QWidget):
     def sizeHint(self) -> QSize:
         return QSize(560, 220)
 
+    def totals(self) -> list[float]:
+        return [sum(values[i] for values in self.series.values()) for i in range(len(self.days))]
+
+    def axis_top(self) -> float:
+        """The value of the chart's top line, labelled on the axis: at or above the tallest bar."""
+        return axis_top(max(self.totals(), default=0.0))
+
     def colour(self, index: int) -> QColor:
         return QColor(PALETTE[index % len(PALETTE)])
 
@@ -35,9 +44,8 @@ class StackedBars(QWidget):
             p.drawText(area, Qt.AlignmentFlag.AlignCenter, "No spend recorded in this period.")
             p.end()
             return
-        totals = [sum(values[i] for values in self.series.values()) for i in range(len(self.days))]
-        top = max(max(totals), 0.01)
-        p.drawText(QRectF(0, area.top() - 6, 44, 14), Qt.AlignmentFlag.AlignRight, f"${top:.2f}")
+        top = self.axis_top()
+        p.drawText(QRectF(0, area.top() - 6, 44, 14), Qt.AlignmentFlag.AlignRight, usd(top))
         p.drawText(QRectF(0, area.bottom() - 8, 44, 14), Qt.AlignmentFlag.AlignRight, "$0")
         slot = area.width() / len(self.days)
         width = max(slot * 0.7, 1.0)

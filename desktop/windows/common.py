@@ -5,9 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QStackedWidget,
+    QTableWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
+from roundhouse.desktop import money
 from roundhouse.desktop.client import ControlError
 from roundhouse.desktop.monitor import Snapshot
 from roundhouse.desktop.tasks import spawn
@@ -30,9 +39,27 @@ def human_bytes(value: float | int | None) -> str:
 
 
 def usd(value: float | int | None) -> str:
-    if value is None:
-        return "no limit"
-    return f"${float(value):,.2f}" if value >= 0.01 or value == 0 else f"${float(value):,.4f}"
+    """A budget or a sum of money; no budget reads as "no limit"."""
+    return "no limit" if value is None else money.usd(value)
+
+
+def fit_columns(table: QTableWidget) -> None:
+    """Columns as wide as their contents, on one line; the table scrolls sideways if it must."""
+    table.setWordWrap(False)
+    header = table.horizontalHeader()
+    header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    header.setStretchLastSection(True)
+
+
+def in_cell(*widgets: QWidget) -> QWidget:
+    """Widgets for a table cell at their natural width, left-aligned, however wide the column."""
+    box = QWidget()
+    row = QHBoxLayout(box)
+    row.setContentsMargins(0, 0, 0, 0)
+    for widget in widgets:
+        row.addWidget(widget)
+    row.addStretch(1)
+    return box
 
 
 class Page(QWidget):
@@ -45,6 +72,9 @@ class Page(QWidget):
     title = ""
     required: str | None = None
     capability_name = ""
+    # How long a status line stays before it clears itself.
+    message_clear_s = 5.0
+    error_clear_s = 15.0
 
     def __init__(self, controller: Controller, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -60,6 +90,9 @@ class Page(QWidget):
         self.status = QLabel()
         self.status.setWordWrap(True)
         self.status.setObjectName("status")
+        self._clear_timer = QTimer(self)
+        self._clear_timer.setSingleShot(True)
+        self._clear_timer.timeout.connect(self.status.clear)
         outer = QVBoxLayout(self)
         outer.addWidget(self._stack, 1)
         outer.addWidget(self.status)
@@ -152,5 +185,9 @@ class Page(QWidget):
         self.say(message, error=True)
 
     def say(self, text: str, *, error: bool = False) -> None:
+        """Show `text` in the status line; it clears itself, errors after longer than news."""
         self.status.setStyleSheet("color: #b3261e;" if error else "")
         self.status.setText(text)
+        self._clear_timer.stop()
+        if text:
+            self._clear_timer.start(int(1000 * (self.error_clear_s if error else self.message_clear_s)))

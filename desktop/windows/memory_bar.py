@@ -1,14 +1,19 @@
-"""A horizontal bar of one memory pool: used by Roundhouse, used by other programs, free."""
+"""A horizontal bar of one memory pool: used by Roundhouse, used by other programs, free.
+
+Each segment is named in a legend under the bar, next to a swatch of its colour, so the other
+programs' share can never read as Roundhouse's.
+"""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPaintEvent
-from PySide6.QtWidgets import QSizePolicy, QWidget
+from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from roundhouse.desktop.windows.common import human_bytes
 
 COLOURS = {"roundhouse": QColor("#2e9e4f"), "others": QColor("#d98e04"), "free": QColor("#d9dde3")}
+NAMES = {"roundhouse": "Roundhouse models", "others": "Other programs", "free": "Free"}
 
 
 class MemoryBar(QWidget):
@@ -28,14 +33,18 @@ class MemoryBar(QWidget):
     def free(self) -> int:
         return max(self.total - self.ours - self.others, 0)
 
+    def parts(self) -> list[tuple[str, int]]:
+        return [("roundhouse", self.ours), ("others", self.others), ("free", self.free)]
+
     def describe(self) -> str:
-        return (
-            f"Roundhouse {human_bytes(self.ours)} · other programs {human_bytes(self.others)} · "
-            f"free {human_bytes(self.free)} of {human_bytes(self.total)}"
-        )
+        shares = " · ".join(f"{NAMES[part]} {human_bytes(value)}" for part, value in self.parts())
+        return f"{shares} of {human_bytes(self.total)}"
 
     def sizeHint(self) -> QSize:
-        return QSize(320, 22)
+        return QSize(320, 16)
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(80, 16)
 
     def paintEvent(self, event: QPaintEvent) -> None:
         p = QPainter(self)
@@ -46,15 +55,35 @@ class MemoryBar(QWidget):
         p.drawRoundedRect(area, 4, 4)
         if self.total > 0:
             x = area.left()
-            for part, value in (("roundhouse", self.ours), ("others", self.others)):
+            for part, value in self.parts()[:2]:
                 width = area.width() * min(value / self.total, 1.0)
                 p.setBrush(COLOURS[part])
                 p.drawRect(QRectF(x, area.top(), width, area.height()))
                 x += width
-        p.setPen(QColor("#1f2328"))
-        p.drawText(
-            area.adjusted(6, 0, -6, 0),
-            Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
-            self.describe(),
-        )
         p.end()
+
+
+class MemoryPool(QWidget):
+    """One pool: its name, the bar, and the legend naming each coloured segment."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.name = QLabel()
+        self.bar = MemoryBar()
+        self.legend = QLabel()
+        self.legend.setWordWrap(True)
+        self.legend.setTextFormat(Qt.TextFormat.RichText)
+        column = QVBoxLayout(self)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(2)
+        for widget in (self.name, self.bar, self.legend):
+            column.addWidget(widget)
+
+    def set_usage(self, name: str, total: int, ours: int, others: int) -> None:
+        self.name.setText(name)
+        self.bar.set_usage(total, ours, others)
+        swatches = [
+            f'<span style="color:{COLOURS[part].name()}">■</span> {NAMES[part]} {human_bytes(value)}'
+            for part, value in self.bar.parts()
+        ]
+        self.legend.setText("&nbsp;&nbsp; ".join(swatches) + f" &nbsp;of {human_bytes(total)}")

@@ -21,8 +21,8 @@ from PySide6.QtWidgets import (
 from roundhouse.desktop.client import PULL, RESIDENCY_SETTINGS
 from roundhouse.desktop.monitor import Snapshot
 from roundhouse.desktop.slots import bind
-from roundhouse.desktop.windows.common import Page, human_bytes
-from roundhouse.desktop.windows.memory_bar import MemoryBar
+from roundhouse.desktop.windows.common import Page, fit_columns, human_bytes
+from roundhouse.desktop.windows.memory_bar import MemoryPool
 
 GiB = 1024**3
 
@@ -40,7 +40,7 @@ class ModelsPage(Page):
         layout.addWidget(self.source)
         self.bars_box = QVBoxLayout()
         layout.addLayout(self.bars_box)
-        self.bars: list[tuple[QLabel, MemoryBar]] = []
+        self.pools: list[MemoryPool] = []
         room = QHBoxLayout()
         self.headroom_gb = QDoubleSpinBox()
         self.headroom_gb.setRange(0.0, 256.0)
@@ -50,6 +50,7 @@ class ModelsPage(Page):
         self.headroom_gb.setKeyboardTracking(False)
         self.headroom_gb.setToolTip("GPU memory always left free for other apps; applied at once")
         self.headroom = QLabel()
+        self.headroom.setWordWrap(True)
         room.addWidget(QLabel("Headroom kept free:"))
         room.addWidget(self.headroom_gb)
         room.addWidget(self.headroom, 1)
@@ -58,7 +59,7 @@ class ModelsPage(Page):
 
         self.table = QTableWidget(0, 5)
         self.table.setHorizontalHeaderLabels(["Model", "Backend", "Memory", "Pinned", ""])
-        self.table.horizontalHeader().setStretchLastSection(True)
+        fit_columns(self.table)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         layout.addWidget(QLabel("Loaded models"))
         layout.addWidget(self.table, 1)
@@ -144,14 +145,12 @@ class ModelsPage(Page):
                 int(m.get("size_bytes") or 0) for m in residency.get("models", []) if m.get("resident")
             )
             rows = [("System RAM (models run from it)", total, ours, max(total - available - ours, 0))]
-        while len(self.bars) < len(rows):
-            label, bar = QLabel(), MemoryBar()
-            self.bars_box.addWidget(label)
-            self.bars_box.addWidget(bar)
-            self.bars.append((label, bar))
-        for (label, bar), (name, total, ours, others) in zip(self.bars, rows, strict=False):
-            label.setText(name)
-            bar.set_usage(total, ours, others)
+        while len(self.pools) < len(rows):
+            pool = MemoryPool()
+            self.bars_box.addWidget(pool)
+            self.pools.append(pool)
+        for pool, (name, total, ours, others) in zip(self.pools, rows, strict=False):
+            pool.set_usage(name, total, ours, others)
         caps = snapshot.capabilities
         self.headroom_gb.setEnabled(caps.has(RESIDENCY_SETTINGS, "patch"))
         if not self.headroom_gb.hasFocus():
@@ -184,6 +183,7 @@ class ModelsPage(Page):
         unload.clicked.connect(bind(self.controller.unload, model))
         row.addWidget(pin)
         row.addWidget(unload)
+        row.addStretch(1)
         return box
 
     def _show_operation(self, snapshot: Snapshot) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 from PySide6.QtWidgets import QGridLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
+from roundhouse.desktop.key_verdict import key_verdict
 from roundhouse.desktop.windows.common import Page
 
 
@@ -21,6 +22,7 @@ class ProviderRow:
         self.key = QLineEdit()
         self.key.setEchoMode(QLineEdit.EchoMode.Password)
         self.key.setPlaceholderText("paste a new key")
+        self.key.setMinimumWidth(self.key.fontMetrics().horizontalAdvance("paste a new key") + 16)
         self.key.setObjectName(f"key-{provider}")
         self.save = QPushButton("Save")
         self.delete = QPushButton("Delete")
@@ -64,10 +66,8 @@ class ProviderRow:
 
     def on_test(self) -> None:
         def result(answer: dict[str, Any]) -> None:
-            if answer.get("ok"):
-                self.page.say(f"{self.provider}: the key works ({answer.get('model')} answered).")
-            else:
-                self.page.say(f"{self.provider}: the key did not work: {answer.get('detail')}", error=True)
+            text, failed = key_verdict(self.provider, answer)
+            self.page.say(text, error=failed)
 
         self.page.call(
             self.page.controller.client.test_key(self.provider),

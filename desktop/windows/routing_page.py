@@ -23,8 +23,8 @@ from PySide6.QtWidgets import (
 )
 
 from roundhouse.desktop.routing_api import MODES, POLICY, policy_of, write_method
-from roundhouse.desktop.slots import bind
-from roundhouse.desktop.windows.common import Page
+from roundhouse.desktop.slots import bind, bind_checked
+from roundhouse.desktop.windows.common import Page, fit_columns
 
 TIERS = ("fast", "balanced", "reasoning", "cloud")
 TIERS_NOW = "/control/v1/routing/tiers"
@@ -32,6 +32,13 @@ TIERS_NOW = "/control/v1/routing/tiers"
 
 def lines(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def exclude_cloud(cloud: QCheckBox, private: bool) -> None:
+    """An app that is always private never goes to the cloud, so both never show as on."""
+    if private:
+        cloud.setChecked(False)
+    cloud.setEnabled(not private)
 
 
 class RoutingPage(Page):
@@ -76,7 +83,7 @@ class RoutingPage(Page):
         apps_box = QVBoxLayout(apps)
         self.apps = QTableWidget(0, 4)
         self.apps.setHorizontalHeaderLabels(["App", "Always private", "Cloud allowed", "Default tier"])
-        self.apps.horizontalHeader().setStretchLastSection(True)
+        fit_columns(self.apps)
         apps_box.addWidget(self.apps)
         add = QPushButton("Add app")
         add.clicked.connect(bind(self._add_app_row, "", {}))
@@ -121,9 +128,12 @@ class RoutingPage(Page):
         self.apps.insertRow(row)
         self.apps.setItem(row, 0, QTableWidgetItem(app))
         private = QCheckBox()
-        private.setChecked(bool(rules.get("private")))
         cloud = QCheckBox()
         cloud.setChecked(bool(rules.get("allow_cloud", True)))
+        cloud.setToolTip("An app that is always private never goes to the cloud.")
+        private.toggled.connect(bind_checked(exclude_cloud, cloud))
+        private.setChecked(bool(rules.get("private")))
+        exclude_cloud(cloud, private.isChecked())
         tier = QComboBox()
         tier.addItems(["(by complexity)", *TIERS])
         if rules.get("default_tier") in TIERS:
@@ -150,7 +160,7 @@ class RoutingPage(Page):
             )
             apps[name] = {
                 "private": private.isChecked(),
-                "allow_cloud": cloud.isChecked(),
+                "allow_cloud": cloud.isChecked() and not private.isChecked(),
                 "default_tier": tier.currentText() if tier.currentIndex() > 0 else None,
             }
         return {

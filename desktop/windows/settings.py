@@ -5,11 +5,21 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import QHBoxLayout, QListWidget, QStackedWidget, QWidget
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QListWidget,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QStackedWidget,
+    QWidget,
+)
 
 from roundhouse.desktop.windows.agents_page import AgentsPage
 from roundhouse.desktop.windows.apps_page import AppsPage
 from roundhouse.desktop.windows.common import Page
+from roundhouse.desktop.windows.connection_page import ConnectionPage
 from roundhouse.desktop.windows.memory_page import MemoryPage
 from roundhouse.desktop.windows.models_page import ModelsPage
 from roundhouse.desktop.windows.popups_page import PopupsPage
@@ -27,7 +37,26 @@ PAGES: dict[str, type[Page]] = {
     "agents": AgentsPage,
     "memory": MemoryPage,
     "popups": PopupsPage,
+    "daemon": ConnectionPage,
 }
+
+
+# Small enough for a laptop screen split in two; pages scroll inside it.
+MINIMUM_SIZE = (560, 400)
+
+
+def scrolling(page: QWidget) -> QScrollArea:
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setWidget(page)
+    return area
+
+
+def keep_buttons_natural(page: QWidget) -> None:
+    """Buttons keep their natural width when the window grows, instead of stretching."""
+    for button in page.findChildren(QPushButton):
+        button.setSizePolicy(QSizePolicy.Policy.Maximum, button.sizePolicy().verticalPolicy())
 
 
 class SettingsWindow(QWidget):
@@ -35,6 +64,7 @@ class SettingsWindow(QWidget):
         super().__init__()
         self.setWindowTitle("Roundhouse Settings")
         self.setWindowIcon(icon)
+        self.setMinimumSize(*MINIMUM_SIZE)
         self.resize(900, 620)
         self.nav = QListWidget()
         self.nav.setFixedWidth(170)
@@ -44,7 +74,8 @@ class SettingsWindow(QWidget):
             page = page_class(controller)
             self.pages[name] = page
             self.nav.addItem(page.title)
-            self.stack.addWidget(page)
+            keep_buttons_natural(page)
+            self.stack.addWidget(scrolling(page))
         self.nav.currentRowChanged.connect(self.stack.setCurrentIndex)
         layout = QHBoxLayout(self)
         layout.addWidget(self.nav)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QCloseEvent, QIcon
@@ -16,6 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from roundhouse.desktop.money import usd
 from roundhouse.desktop.monitor import Snapshot
 from roundhouse.desktop.slots import bind
 from roundhouse.desktop.tasks import spawn
@@ -56,16 +58,47 @@ class StatusWindow(QWidget):
         self.requests.horizontalHeader().setStretchLastSection(True)
         self.requests.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         layout.addWidget(self.requests, 1)
+        self._reading: asyncio.Task[list[dict[str, object]]] | None = None
+        self._read_again = False
         controller.monitor.changed.connect(self.show_snapshot)
+        controller.monitor.event.connect(self._on_event)
         self.show_snapshot(controller.monitor.snapshot)
 
     def show_snapshot(self, snapshot: Snapshot) -> None:
         self.summary.setText("\n".join(summary_lines(snapshot, self.controller.supervisor.state)))
+        if not snapshot.reachable:
+            # The ledger lives in the daemon: with it stopped, the rows shown would be stale.
+            self.requests.setRowCount(0)
+        elif self.isVisible() and self.requests.rowCount() == 0:
+            self.reload_requests()
+
+    def _on_event(self, event: dict[str, object]) -> None:
+        if event.get("kind") == "request.done" and self.isVisible():
+            self.reload_requests()
+
+    def reload_requests(self) -> None:
+        """Read the latest requests; one read at a time, and one more if asked meanwhile."""
+        if not self.controller.monitor.snapshot.reachable:
+            return
+        if self._reading is not None and not self._reading.done():
+            self._read_again = True
+            return
+        self._reading = spawn(
+            self.controller.client.recent_requests(20), self._got_requests, self._read_failed
+        )
+
+    def _got_requests(self, rows: list[dict[str, object]]) -> None:
+        self.show_requests(rows)
+        if self._read_again:
+            self._read_again = False
+            self.reload_requests()
+
+    def _read_failed(self, _exc: Exception) -> None:
+        self._read_again = False
 
     def showEvent(self, event: object) -> None:
         super().showEvent(event)  # type: ignore[arg-type]
-        if self.controller.monitor.snapshot.reachable:
-            spawn(self.controller.client.recent_requests(20), self.show_requests, lambda _exc: None)
+        self.reload_requests()
 
     def show_requests(self, rows: list[dict[str, object]]) -> None:
         self.requests.setRowCount(len(rows))
@@ -76,7 +109,7 @@ class StatusWindow(QWidget):
                 request.get("model_used"),
                 request.get("backend"),
                 request.get("status"),
-                cost,
+                None if cost is None else usd(cost),
             )
             for column, value in enumerate(values):
                 self.requests.setItem(row, column, QTableWidgetItem("" if value is None else str(value)))

@@ -94,3 +94,20 @@ def test_an_emptied_database_with_a_backup_is_not_replaced(rh_home: Path) -> Non
     line = one_line_error(serve(rh_home))
     assert str(backup) in line and "restore" in line
     assert db.stat().st_size == 0, "the empty file was left for the user to decide"
+
+
+def test_an_emptied_database_that_no_migration_copied_is_not_replaced(rh_home: Path) -> None:
+    db = rh_home / "data" / "roundhouse.db"
+    store = Store(db)
+    store.migrate("notes", ["CREATE TABLE notes (text TEXT)"])
+    store.write_sync(lambda d: d["notes"].insert({"text": "kept"}))
+    store.close()
+    Store(db).close()  # opened again by the same version: nothing to migrate
+    db.write_bytes(b"")
+    with pytest.raises(StoreError) as caught:
+        Store(db)
+    backup = db.with_name("roundhouse.db.bak-opened")
+    assert str(backup) in str(caught.value) and "0 bytes" in str(caught.value)
+    copy = sqlite3.connect(backup)
+    assert copy.execute("SELECT text FROM notes").fetchall() == [("kept",)]
+    copy.close()

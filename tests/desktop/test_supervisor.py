@@ -80,7 +80,28 @@ def test_past_the_cap_a_dialog_shows_the_log_tail_and_restarts(
     qtbot.waitExposed(dialog)
     assert supervisor.state == "failed"
     assert "Roundhouse" in dialog.log.toPlainText(), "the tail of the daemon's log"
+    assert "killed by signal 9 (SIGKILL)" in dialog.message.text()
     save_screenshot(dialog, artifacts, "crash-dialog")
+    dialog.close()
+
+
+def test_the_crash_dialog_shows_the_exit_status_and_the_errors(
+    qtbot: Any, supervised: Any, make_controller: Any, tray_home: Path
+) -> None:
+    controller = make_controller("http://127.0.0.1:1")
+    supervisor = supervised(max_restarts=0)
+    supervisor.gave_up.connect(controller._on_gave_up)
+    (tray_home / "config").mkdir(parents=True, exist_ok=True)
+    (tray_home / "config" / "config.toml").write_text('[residency]\nheadroom_gb = "lots"\n')
+    assert not run(qtbot, supervisor.start(), 120_000)
+    qtbot.waitUntil(lambda: "crash" in controller.windows, timeout=30_000)
+    dialog = controller.windows["crash"]
+    qtbot.waitExposed(dialog)
+    assert "exited with status" in dialog.message.text()
+    assert "exited with status 0" not in dialog.message.text()
+    assert dialog.errors.isVisible() and "headroom_gb" in dialog.errors.toPlainText(), (
+        dialog.log.toPlainText()
+    )
     dialog.close()
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QUrl, Slot
 from PySide6.QtGui import QDesktopServices, QGuiApplication
-from PySide6.QtWidgets import QApplication, QSystemTrayIcon
+from PySide6.QtWidgets import QApplication, QLabel, QSystemTrayIcon
 
 from tests.desktop.conftest import DaemonProcess, save_screenshot
 
@@ -147,3 +147,7 @@ def test_open_logs_opens_the_log_folder_or_file(
     opened = Path(catcher.opened[0])
     assert opened == controller.supervisor.log_file or opened == controller.supervisor.log_file.parent
     assert opened.exists()
+    # This daemon was started outside the tray: it has no log file here, and the tray says so.
+    qtbot.waitUntil(lambda: bool(balloons()), timeout=5_000)
+    words = " ".join(label.text() for tip in balloons() for label in tip.findChildren(QLabel))
+    assert "No daemon log file" in words and str(opened) in words

@@ -118,7 +118,7 @@ def test_models_page_loads_with_progress_then_the_tray_unloads_and_a_popup_shows
     settings = controller.open_settings("models")
     page = settings.pages["models"]
     qtbot.waitUntil(lambda: page.choice.findText(MODEL) >= 0, timeout=10_000)
-    assert page.bars and page.bars[0][1].total > 0, "a memory bar for the GPU or system RAM"
+    assert page.pools and page.pools[0].bar.total > 0, "a memory bar for the GPU or system RAM"
     shown: list[Any] = []
     controller.notifier.shown.connect(shown.append)
 

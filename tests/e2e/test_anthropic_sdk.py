@@ -62,6 +62,7 @@ def upstream(
     return sdk(rh), openai_standin
 
 
+@pytest.mark.compat(client="anthropic (Python)", feature="chat")
 def test_messages_create_answers_from_the_real_model(client: anthropic.Anthropic, rh: RunningDaemon) -> None:
     raw = client.messages.with_raw_response.create(
         model=CHAT_MODEL,
@@ -82,6 +83,7 @@ def test_messages_create_answers_from_the_real_model(client: anthropic.Anthropic
     assert row["tokens_out"] == message.usage.output_tokens
 
 
+@pytest.mark.compat(client="anthropic (Python)", feature="stream")
 def test_messages_stream_text_events_and_final_usage(client: anthropic.Anthropic) -> None:
     with client.messages.stream(
         model=CHAT_MODEL,
@@ -105,6 +107,30 @@ def test_messages_stream_text_events_and_final_usage(client: anthropic.Anthropic
     assert kinds.count("content_block_start") == 1 and kinds.count("content_block_stop") == 1
 
 
+def test_a_stop_sequence_that_ends_the_answer_is_named(client: anthropic.Anthropic) -> None:
+    asked: dict[str, Any] = {
+        "model": CHAT_MODEL,
+        "max_tokens": 40,
+        "extra_body": {"temperature": 0},
+        "messages": [{"role": "user", "content": "Count from 1 to 10, separated by commas."}],
+        "stop_sequences": ["7", "4"],  # the model counts "1, 2, 3, 4, ...": "4" comes first
+    }
+    message = client.messages.create(**asked)
+    assert message.stop_reason == "stop_sequence" and message.stop_sequence == "4"
+    assert message.content[0].type == "text" and message.content[0].text.strip() == "1, 2, 3,"
+
+    with client.messages.stream(**asked) as stream:
+        text = "".join(stream.text_stream)
+        final = stream.get_final_message()
+    assert text.strip() == "1, 2, 3," and "4" not in text
+    assert final.stop_reason == "stop_sequence" and final.stop_sequence == "4"
+
+    asked["stop_sequences"] = ["never said"]
+    unmatched = client.messages.create(**asked)
+    assert unmatched.stop_reason in ("end_turn", "max_tokens") and unmatched.stop_sequence is None
+
+
+@pytest.mark.compat(client="anthropic (Python)", feature="count_tokens")
 def test_count_tokens_and_models(client: anthropic.Anthropic) -> None:
     short = client.messages.count_tokens(model=CHAT_MODEL, messages=[{"role": "user", "content": "Hello"}])
     long = client.messages.count_tokens(
@@ -125,6 +151,7 @@ def test_openai_clients_still_get_the_openai_model_list(rh: RunningDaemon) -> No
     assert body["object"] == "list" and body["data"][0]["object"] == "model"
 
 
+@pytest.mark.compat(client="anthropic (Python)", feature="errors")
 def test_errors_come_in_anthropic_shape(client: anthropic.Anthropic, rh: RunningDaemon) -> None:
     with pytest.raises(anthropic.BadRequestError) as caught:
         client.post(
@@ -179,6 +206,7 @@ def _upstream_call(standin: OpenAIStandin) -> dict[str, Any]:
     return standin.requests[-1]
 
 
+@pytest.mark.compat(client="anthropic (Python)", feature="tools")
 def test_tool_use_blocks_non_stream_and_stream(upstream: tuple[anthropic.Anthropic, OpenAIStandin]) -> None:
     client, standin = upstream
     message = client.messages.create(
@@ -229,6 +257,7 @@ def test_tool_use_blocks_non_stream_and_stream(upstream: tuple[anthropic.Anthrop
     assert final.content[0].id != final.content[1].id
 
 
+@pytest.mark.compat(client="anthropic (Python)", feature="tools round trip")
 def test_tool_results_reach_the_upstream_as_openai_tool_messages(
     upstream: tuple[anthropic.Anthropic, OpenAIStandin],
 ) -> None:
@@ -296,6 +325,7 @@ def test_a_stream_cut_mid_tool_call_is_an_error_not_a_tool_use(
     assert not any(e.type in ("content_block_stop", "message_delta", "message_stop") for e in seen)
 
 
+@pytest.mark.compat(client="anthropic (Python)", feature="images")
 def test_images_reach_the_upstream_as_image_url_parts(
     upstream: tuple[anthropic.Anthropic, OpenAIStandin],
 ) -> None:

@@ -83,12 +83,6 @@ def hammer(
                     answered.append(response.headers["x-roundhouse-request-id"])
 
 
-@pytest.mark.xfail(
-    reason="a non-stream answer is sent before its ledger row is queued (api/common.py finish_after) "
-    "and the store commits queued rows in batches 20 ms later (store.py BATCH_WINDOW_S): "
-    "a kill -9 in that window loses the rows of answers already sent",
-    strict=False,
-)
 def test_kill_9_mid_run_loses_no_answered_request(
     rh_home: Path, tmp_path: Path, upstream: OpenAIStandin
 ) -> None:

@@ -25,6 +25,7 @@ def _names(client: ollama.Client) -> set[str]:
     return {m.model or "" for m in client.list().models}
 
 
+@pytest.mark.compat(client="ollama (Python)", feature="pull")
 def test_pull_streams_progress_and_lists_the_model(
     client: ollama.Client, ollama_standin: OllamaStandin
 ) -> None:
@@ -53,6 +54,7 @@ def test_pull_of_a_name_the_registry_lacks_is_a_404(
     assert missing.value.status_code == 404 and "does not exist" in missing.value.error
 
 
+@pytest.mark.compat(client="ollama (Python)", feature="copy/create/delete")
 def test_copy_create_and_delete_reach_the_host(client: ollama.Client, ollama_standin: OllamaStandin) -> None:
     assert client.copy("llama3.1:8b", "mine:latest").status == "success"
     assert ollama_standin.bodies("/api/copy")[-1] == {"source": "llama3.1:8b", "destination": "mine:latest"}
@@ -72,6 +74,7 @@ def test_copy_create_and_delete_reach_the_host(client: ollama.Client, ollama_sta
     assert gone.value.status_code == 404
 
 
+@pytest.mark.compat(client="ollama (Python)", feature="push")
 def test_push_streams_the_hosts_progress(client: ollama.Client, ollama_standin: OllamaStandin) -> None:
     parts = list(client.push("llama3.1:8b", stream=True))
     assert parts[0].status == "retrieving manifest" and parts[-1].status == "success"

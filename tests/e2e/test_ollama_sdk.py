@@ -28,6 +28,7 @@ def test_version_and_tags(client: ollama.Client, rh: RunningDaemon) -> None:
     assert CHAT_MODEL in names and "auto" in names
 
 
+@pytest.mark.compat(client="ollama (Python)", feature="stream")
 def test_chat_streams_ndjson(client: ollama.Client, rh: RunningDaemon) -> None:
     parts = list(
         client.chat(
@@ -45,6 +46,7 @@ def test_chat_streams_ndjson(client: ollama.Client, rh: RunningDaemon) -> None:
     assert rows[-1]["dialect"] == "ollama" and rows[-1]["model_used"] == CHAT_MODEL
 
 
+@pytest.mark.compat(client="ollama (Python)", feature="chat")
 def test_chat_without_stream(client: ollama.Client) -> None:
     reply = client.chat(
         model=CHAT_MODEL,
@@ -55,6 +57,7 @@ def test_chat_without_stream(client: ollama.Client) -> None:
     assert reply.done and (reply.message.content or "").strip() != ""
 
 
+@pytest.mark.compat(client="ollama (Python)", feature="generate")
 def test_generate_streams(client: ollama.Client) -> None:
     parts = list(
         client.generate(model=CHAT_MODEL, prompt="Name a colour.", stream=True, options={"num_predict": 10})
@@ -79,6 +82,7 @@ def test_show(client: ollama.Client) -> None:
     assert "completion" in (shown.capabilities or [])
 
 
+@pytest.mark.compat(client="ollama (Python)", feature="embeddings")
 def test_embed_and_legacy_embeddings(client: ollama.Client) -> None:
     batch = client.embed(model="local/all-minilm-l6-v2", input=["one", "two"])
     assert len(batch.embeddings) == 2 and len(batch.embeddings[0]) == 384
@@ -87,6 +91,7 @@ def test_embed_and_legacy_embeddings(client: ollama.Client) -> None:
     assert abs(single.embedding[0] - batch.embeddings[0][0]) < 1e-4
 
 
+@pytest.mark.compat(client="ollama (Python)", feature="errors")
 def test_errors_in_ollama_shape(client: ollama.Client, rh: RunningDaemon) -> None:
     with pytest.raises(ollama.ResponseError) as caught:
         client.chat(model="nope:latest", messages=[{"role": "user", "content": "hi"}])

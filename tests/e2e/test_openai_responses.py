@@ -71,6 +71,7 @@ def strict(events: list[Any]) -> list[Any]:
     return [EVENTS.validate_python(e.to_dict()) for e in events]
 
 
+@pytest.mark.compat(client="openai (Python, Responses)", feature="chat")
 def test_create_answers_from_the_real_model(client: openai.OpenAI, rh: RunningDaemon) -> None:
     raw = client.responses.with_raw_response.create(
         model=CHAT_MODEL,
@@ -107,6 +108,7 @@ def test_a_short_limit_makes_an_incomplete_response(client: openai.OpenAI) -> No
     assert response.output[0].status == "incomplete"
 
 
+@pytest.mark.compat(client="openai (Python, Responses)", feature="stream")
 def test_stream_sends_typed_events_in_order(client: openai.OpenAI) -> None:
     events = strict(
         list(
@@ -142,6 +144,7 @@ def test_stream_sends_typed_events_in_order(client: openai.OpenAI) -> None:
         assert stream.get_final_response().output_text == "".join(texts)
 
 
+@pytest.mark.compat(client="openai (Python, Responses)", feature="previous_response_id")
 def test_previous_response_id_continues_the_conversation(
     upstream: tuple[openai.OpenAI, OpenAIStandin],
 ) -> None:
@@ -220,6 +223,7 @@ def test_responses_are_kept_per_app(upstream_rh: RunningDaemon) -> None:
     assert mine.responses.retrieve(kept.id).output_text == kept.output_text
 
 
+@pytest.mark.compat(client="openai (Python, Responses)", feature="json_schema")
 def test_text_format_reaches_the_upstream_as_response_format(
     upstream: tuple[openai.OpenAI, OpenAIStandin],
 ) -> None:
@@ -249,6 +253,7 @@ def _calls(output: list[Any]) -> list[tuple[str, str, Any]]:
 EXPECTED = [(f"call_{i}_{c['name']}", c["name"], c["arguments"]) for i, c in enumerate(CALLS)]
 
 
+@pytest.mark.compat(client="openai (Python, Responses)", feature="tools")
 def test_function_calls_non_stream(upstream: tuple[openai.OpenAI, OpenAIStandin]) -> None:
     client, standin = upstream
     standin.tool_calls = list(CALLS)
@@ -277,9 +282,10 @@ def test_function_calls_non_stream(upstream: tuple[openai.OpenAI, OpenAIStandin]
 
 @pytest.mark.xfail(
     strict=False,
-    reason="known defect, cause not found yet: in full runs, when this stream followed a non-stream "
-    "function call on the same daemon (the test it was split from), it sometimes completed with no "
-    "output although the upstream was asked and answered with tool calls",
+    reason="known defect, cause not found yet: on a fresh daemon, a stream that follows a non-stream "
+    "function call sometimes gets only the upstream's first event before the upstream response ends "
+    "(about 1 in 3 fresh daemons). It now ends as response.failed with an error instead of an empty "
+    "response.completed; suspect the reused keep-alive connection to the upstream",
 )
 def test_function_calls_streamed(upstream: tuple[openai.OpenAI, OpenAIStandin]) -> None:
     client, standin = upstream
@@ -305,6 +311,7 @@ def test_function_calls_streamed(upstream: tuple[openai.OpenAI, OpenAIStandin]) 
     assert final.type == "response.completed" and _calls(final.response.output) == EXPECTED
 
 
+@pytest.mark.compat(client="openai (Python, Responses)", feature="tools round trip")
 def test_function_call_outputs_reach_the_upstream_as_tool_messages(
     upstream: tuple[openai.OpenAI, OpenAIStandin],
 ) -> None:
@@ -376,6 +383,7 @@ def test_hosted_tools_are_left_out_and_namespaced_functions_offered(
     assert "tools" not in standin.requests[-1] and "tool_choice" not in standin.requests[-1]
 
 
+@pytest.mark.compat(client="LangChain ChatOpenAI (Responses)", feature="tools round trip")
 def test_langchain_chat_openai_on_the_responses_api(
     rh: RunningDaemon, upstream: tuple[openai.OpenAI, OpenAIStandin]
 ) -> None:

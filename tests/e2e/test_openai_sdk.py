@@ -23,6 +23,7 @@ def client(rh: RunningDaemon) -> openai.OpenAI:
     return openai.OpenAI(base_url=rh.url + "/v1", api_key="not-needed-on-loopback", max_retries=0)
 
 
+@pytest.mark.compat(client="openai (Python)", feature="models")
 def test_models_lists_embedded_and_virtual_models(client: openai.OpenAI) -> None:
     ids = [m.id for m in client.models.list()]
     assert CHAT_MODEL in ids
@@ -30,6 +31,7 @@ def test_models_lists_embedded_and_virtual_models(client: openai.OpenAI) -> None
     assert {"auto", "local", "private", "cloud"} <= set(ids)
 
 
+@pytest.mark.compat(client="openai (Python)", feature="chat")
 def test_chat_answers_from_the_real_model(client: openai.OpenAI, rh: RunningDaemon) -> None:
     raw = client.chat.completions.with_raw_response.create(
         model=CHAT_MODEL,
@@ -48,6 +50,7 @@ def test_chat_answers_from_the_real_model(client: openai.OpenAI, rh: RunningDaem
     assert row["ttft_ms"] is not None and row["latency_ms"] >= row["ttft_ms"]
 
 
+@pytest.mark.compat(client="openai (Python)", feature="stream")
 def test_chat_streams_with_usage(client: openai.OpenAI) -> None:
     stream = client.chat.completions.create(
         model=CHAT_MODEL,
@@ -65,6 +68,7 @@ def test_chat_streams_with_usage(client: openai.OpenAI) -> None:
     assert any(c.choices and c.choices[0].finish_reason for c in chunks)
 
 
+@pytest.mark.compat(client="openai (Python)", feature="completions")
 def test_text_completion_with_suffix(client: openai.OpenAI) -> None:
     reply = client.completions.create(
         model=CHAT_MODEL,
@@ -88,6 +92,7 @@ def test_text_completion_streams(client: openai.OpenAI) -> None:
     assert "".join(parts).strip() != ""
 
 
+@pytest.mark.compat(client="openai (Python)", feature="embeddings")
 def test_embeddings_are_real_sentence_vectors(client: openai.OpenAI) -> None:
     reply = client.embeddings.create(
         model="local/all-minilm-l6-v2",
@@ -115,6 +120,7 @@ def test_unknown_model_is_a_404_in_openai_shape(client: openai.OpenAI) -> None:
     assert body["code"] == "model_not_found"
 
 
+@pytest.mark.compat(client="openai (Python)", feature="errors")
 def test_bad_requests_get_openai_errors(client: openai.OpenAI) -> None:
     with pytest.raises(openai.BadRequestError) as caught:
         client.chat.completions.create(model=CHAT_MODEL, messages=[])

@@ -65,6 +65,7 @@ def ours(items: list[dict[str, object]]) -> dict[str, dict[str, object]]:
     return {str(i["content"]): i for i in items if i.get("path") == PATH}
 
 
+@pytest.mark.compat(client="Open WebUI", feature="memory")
 async def test_memories_reach_open_webui_and_stay_in_step(
     openwebui: OpenWebUI,
     tmp_path: Path,

@@ -31,6 +31,7 @@ def client(rh: RunningDaemon) -> openai.OpenAI:
     return openai.OpenAI(base_url=rh.url + "/v1", api_key="not-needed-on-loopback", max_retries=0)
 
 
+@pytest.mark.compat(client="openai (Python)", feature="json_schema")
 def test_openai_parse_returns_a_parsed_object(client: openai.OpenAI) -> None:
     completion = client.chat.completions.parse(
         model=CHAT_MODEL,
@@ -57,6 +58,7 @@ def test_unusable_schema_is_refused_naming_the_field(client: openai.OpenAI) -> N
     assert "response_format" in str(refused.value) and "Traceback" not in str(refused.value)
 
 
+@pytest.mark.compat(client="ollama (Python)", feature="json_schema")
 def test_ollama_format_schema_answers_json_that_validates(rh: RunningDaemon) -> None:
     schema = City.model_json_schema()
     reply = ollama.Client(host=rh.url).chat(

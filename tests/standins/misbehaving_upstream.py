@@ -9,6 +9,7 @@ Each model it lists is one way of failing, chosen by the `model` of the request:
   ratelimit  answers 429 with `Retry-After: <retry_after_s>` and an OpenAI error body
   badjson    answers 200 with a body that is not JSON
   nodata     answers a 200 SSE stream with comments and events but no `data:` line
+  cut        answers a complete 200 SSE body holding half an answer: no finish reason, no `[DONE]`
   ok         answers properly (JSON, or SSE ending in `data: [DONE]`)
 
 It is a plain socket server rather than an ASGI app because the point is what a proper
@@ -26,7 +27,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Self
 
-MODES = ("silent", "headers", "trickle", "error500", "ratelimit", "badjson", "nodata", "ok")
+MODES = ("silent", "headers", "trickle", "error500", "ratelimit", "badjson", "nodata", "cut", "ok")
 REPLY = "Stand-in answer."
 TRACEBACK = (
     "Traceback (most recent call last):\n"
@@ -123,6 +124,8 @@ class MisbehavingUpstream:
             _send(sock, 200, b'{"choices": [{"message": {"content": "half', "application/json")
         elif mode == "nodata":
             _send(sock, 200, b": keep-alive\n\nevent: ping\n\n: still here\n\n", "text/event-stream")
+        elif mode == "cut":
+            _send(sock, 200, _event(_delta(REPLY[:5])), "text/event-stream")
         elif stream:
             events = _event(_delta(REPLY)) + _event(_delta("", "stop")) + b"data: [DONE]\n\n"
             _send(sock, 200, events, "text/event-stream")

@@ -212,7 +212,11 @@ class OllamaStandin(Standin):
             tool_calls = None
             if is_chat and body.get("tools"):
                 fn = body["tools"][0].get("function", {})
-                tool_calls = [{"function": {"name": fn.get("name", "tool"), "arguments": {"city": "Paris"}}}]
+                cities = ["Paris", "Lyon"] if "twice" in prompt else ["Paris"]
+                tool_calls = [
+                    {"function": {"name": fn.get("name", "tool"), "arguments": {"city": city}}}
+                    for city in cities
+                ]
 
             def line(content: str, done: bool) -> dict[str, Any]:
                 out: dict[str, Any] = {"model": model.name, "created_at": _now()}

@@ -148,6 +148,20 @@ def test_ollama_options_of_the_wrong_type_are_400s(
             no_python_in(message)
 
 
+def test_an_ollama_tool_call_without_a_function_is_a_400_naming_it(daemon: RunningDaemon) -> None:
+    history = [
+        *HI,
+        {"role": "assistant", "content": "", "tool_calls": [{}]},
+        {"role": "tool", "content": "1"},
+    ]
+    with httpx.Client(base_url=daemon.url, timeout=60) as client:
+        reply = client.post("/api/chat", json={"model": LOCAL, "messages": history, "stream": False})
+    assert reply.status_code == 400, reply.text
+    message = ollama_error(reply)
+    assert "tool_calls" in message and "function" in message
+    no_python_in(message)
+
+
 def test_openai_sampling_fields_of_the_wrong_type_are_400s(daemon: RunningDaemon) -> None:
     with httpx.Client(base_url=daemon.url, timeout=60) as client:
         for field, value in (

@@ -1,4 +1,5 @@
-"""A non-stream answer goes out once it is whole; the rest of its stream runs after."""
+"""A non-stream answer is whole at its last chunk; the rest of its stream (the backend's slot, the
+cache entry, the committed ledger row) is done before the answer goes out."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from roundhouse.daemon.api.common import finish_after, first_and_rest, whole_answer
+from roundhouse.daemon.api.common import first_and_rest, whole_answer
 from roundhouse.daemon.models import ChatChunk, Usage
 
 
@@ -37,9 +38,6 @@ async def test_the_answer_is_whole_at_the_chunk_with_its_finish_and_usage() -> N
     first, rest = await first_and_rest(stream.run())
     chunks = await whole_answer(first, rest)
     assert [c.content for c in chunks] == ["hel", "lo"]
-    # The slot, the cache entry and the ledger row are still to come: the stream is not done.
-    assert not stream.finished
-    await finish_after(rest)()
     assert stream.finished
 
 
@@ -54,8 +52,7 @@ async def test_a_stream_whose_usage_comes_last_is_read_to_its_end() -> None:
 async def test_a_failure_after_the_answer_is_logged_not_raised(caplog: pytest.LogCaptureFixture) -> None:
     stream = Stream([ChatChunk(content="ok", finish_reason="stop", usage=Usage(1, 1))], fail_after=True)
     first, rest = await first_and_rest(stream.run())
-    await whole_answer(first, rest)
     with caplog.at_level(logging.ERROR):
-        await finish_after(rest)()
-    assert stream.finished
-    assert "after its answer was sent" in caplog.text and "the cache is full" in caplog.text
+        chunks = await whole_answer(first, rest)
+    assert [c.content for c in chunks] == ["ok"] and stream.finished
+    assert "after its answer was whole" in caplog.text and "the cache is full" in caplog.text

@@ -167,6 +167,18 @@ def test_a_malformed_answer_falls_back_or_is_a_502(
     assert len(upstream.calls_to(model)) == 2 and len(upstream.calls_to("ok")) == 1
 
 
+def test_a_stream_that_ends_before_its_answer_is_an_error_not_half_an_answer(
+    start_daemon: Callable[..., RunningDaemon], upstream: MisbehavingUpstream
+) -> None:
+    rh = start(start_daemon, upstream)
+    reply = ask(rh, "bad/cut", stream=True)
+    # The first words were already sent, so the stream ends with an error event, not as a finished
+    # answer.
+    assert reply.status_code == 200
+    assert "ended before the answer did" in reply.text, reply.text
+    assert '"finish_reason":"stop"' not in reply.text.replace(" ", ""), reply.text
+
+
 def test_a_client_that_leaves_a_non_stream_request_cancels_it(
     start_daemon: Callable[..., RunningDaemon], upstream: MisbehavingUpstream
 ) -> None:
