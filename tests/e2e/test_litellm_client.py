@@ -56,28 +56,43 @@ def via_ollama(rh: RunningDaemon, model: str = CHAT_MODEL, **kwargs: Any) -> Any
     return litellm.completion(model=f"ollama_chat/{model}", api_base=rh.url, num_retries=0, **kwargs)
 
 
-@pytest.mark.compat(client="litellm (openai/)", feature="chat")
-def test_openai_provider_chat(rh: RunningDaemon) -> None:
-    reply = via_openai(rh, messages=QUESTION, max_tokens=20, temperature=0)
+Ask = Callable[..., Any]
+OPENAI, OLLAMA = "litellm (openai/)", "litellm (ollama_chat/)"
+
+
+def each_provider(feature: str) -> pytest.MarkDecorator:
+    """The test once per provider, each its own cell of the compatibility matrix."""
+    return pytest.mark.parametrize(
+        "ask",
+        [
+            pytest.param(via_openai, id="openai", marks=pytest.mark.compat(client=OPENAI, feature=feature)),
+            pytest.param(
+                via_ollama, id="ollama_chat", marks=pytest.mark.compat(client=OLLAMA, feature=feature)
+            ),
+        ],
+    )
+
+
+@each_provider("chat")
+def test_chat(rh: RunningDaemon, ask: Ask) -> None:
+    reply = ask(rh, messages=QUESTION, max_tokens=20, temperature=0)
     assert "paris" in (reply.choices[0].message.content or "").lower()
     assert reply.usage.completion_tokens > 0
 
 
-@pytest.mark.compat(client="litellm (openai/)", feature="stream")
-def test_openai_provider_stream(rh: RunningDaemon) -> None:
+@each_provider("stream")
+def test_stream(rh: RunningDaemon, ask: Ask) -> None:
     pieces = [
         c.choices[0].delta.content or ""
-        for c in via_openai(
-            rh, messages=[{"role": "user", "content": "Count to five."}], max_tokens=30, stream=True
-        )
+        for c in ask(rh, messages=[{"role": "user", "content": "Count to five."}], max_tokens=30, stream=True)
         if c.choices
     ]
     assert len([p for p in pieces if p]) > 1 and "".join(pieces).strip()
 
 
-@pytest.mark.compat(client="litellm (openai/)", feature="json_schema")
-def test_openai_provider_json_schema(rh: RunningDaemon) -> None:
-    reply = via_openai(
+@each_provider("json_schema")
+def test_json_schema(rh: RunningDaemon, ask: Ask) -> None:
+    reply = ask(
         rh,
         messages=[{"role": "user", "content": "Name a city and its population."}],
         response_format={"type": "json_schema", "json_schema": {"name": "city", "schema": SCHEMA}},
@@ -87,45 +102,9 @@ def test_openai_provider_json_schema(rh: RunningDaemon) -> None:
     jsonschema.validate(json.loads(reply.choices[0].message.content), SCHEMA)
 
 
-@pytest.mark.compat(client="litellm (openai/)", feature="tools round trip")
-def test_openai_provider_tool_round_trip(rh: RunningDaemon, openai_standin: OpenAIStandin) -> None:
-    tool_round_trip(via_openai, rh, openai_standin)
-
-
-@pytest.mark.compat(client="litellm (ollama_chat/)", feature="chat")
-def test_ollama_provider_chat(rh: RunningDaemon) -> None:
-    reply = via_ollama(rh, messages=QUESTION, max_tokens=20, temperature=0)
-    assert "paris" in (reply.choices[0].message.content or "").lower()
-    assert reply.usage.completion_tokens > 0
-
-
-@pytest.mark.compat(client="litellm (ollama_chat/)", feature="stream")
-def test_ollama_provider_stream(rh: RunningDaemon) -> None:
-    pieces = [
-        c.choices[0].delta.content or ""
-        for c in via_ollama(
-            rh, messages=[{"role": "user", "content": "Count to five."}], max_tokens=30, stream=True
-        )
-        if c.choices
-    ]
-    assert len([p for p in pieces if p]) > 1 and "".join(pieces).strip()
-
-
-@pytest.mark.compat(client="litellm (ollama_chat/)", feature="json_schema")
-def test_ollama_provider_json_schema(rh: RunningDaemon) -> None:
-    reply = via_ollama(
-        rh,
-        messages=[{"role": "user", "content": "Name a city and its population."}],
-        response_format={"type": "json_schema", "json_schema": {"name": "city", "schema": SCHEMA}},
-        max_tokens=48,
-        temperature=0,
-    )
-    jsonschema.validate(json.loads(reply.choices[0].message.content), SCHEMA)
-
-
-@pytest.mark.compat(client="litellm (ollama_chat/)", feature="tools round trip")
-def test_ollama_provider_tool_round_trip(rh: RunningDaemon, openai_standin: OpenAIStandin) -> None:
-    tool_round_trip(via_ollama, rh, openai_standin)
+@each_provider("tools round trip")
+def test_tool_round_trip(rh: RunningDaemon, openai_standin: OpenAIStandin, ask: Ask) -> None:
+    tool_round_trip(ask, rh, openai_standin)
 
 
 def tool_round_trip(complete: Callable[..., Any], rh: RunningDaemon, standin: OpenAIStandin) -> None:
