@@ -33,7 +33,12 @@ from roundhouse.daemon.components import (
 from roundhouse.daemon.components import Residency as ResidencyProtocol
 from roundhouse.daemon.config import Settings, data_dir
 from roundhouse.daemon.events import EventBus
+from roundhouse.daemon.fleet import factory as fleet_factory
+from roundhouse.daemon.fleet.factory import FleetWiring
+from roundhouse.daemon.fleet.fleet import Fleet
 from roundhouse.daemon.gateway import Gateway
+from roundhouse.daemon.images import factory as images_factory
+from roundhouse.daemon.images.service import ImageService
 from roundhouse.daemon.memory import factory as memory_factory
 from roundhouse.daemon.models import ChatRequest
 from roundhouse.daemon.residency import factory as residency_factory
@@ -77,6 +82,8 @@ class Daemon:
             max_batch=settings.scheduling.embed_max_batch,
         )
         self.catalog = Catalog([])
+        self.fleet = Fleet(settings.fleet)  # replaced in `start()` by the one with every host
+        self.fleet_wiring: FleetWiring | None = None
         self.gateway = Gateway(self)
         # Stages the concerns replace with their real components in `start()`.
         self.router: Router = _Starting()
@@ -88,6 +95,7 @@ class Daemon:
         # Built by their factories: the memory curator and the background agents.
         self.memory: Any = None
         self.agents: Any = None
+        self.images: ImageService | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         # Set by whoever runs the HTTP server (`roundhoused serve`): asks it to stop gracefully.
         self.request_shutdown: Callable[[], None] | None = None
@@ -107,6 +115,7 @@ class Daemon:
     async def start(self) -> None:
         for backend in await self._backends():
             self.catalog.backends[backend.name] = backend
+        self.fleet, self.fleet_wiring = fleet_factory.build(self)
         # Each concern builds its component from this object; a dict result names several.
         for attribute, build in (
             ("spend", spend_factory.build),
@@ -114,6 +123,7 @@ class Daemon:
             ("cache", cache_factory.build),
             ("residency", residency_factory.build),
             ("router", routing_factory.build),
+            ("images", images_factory.build),
             ("memory", memory_factory.build),
             ("agents", agents_factory.build),
         ):
@@ -152,12 +162,14 @@ class Daemon:
     def _components(self) -> list[Any]:
         unique: dict[int, Any] = {}
         for component in (
+            self.fleet,
             self.spend,
             self.scheduler,
             self.flights,
             self.cache,
             self.residency,
             self.router,
+            self.images,
             self.memory,
             self.agents,
         ):
@@ -202,6 +214,7 @@ class Daemon:
             "backends": {
                 name: {"ok": h.ok, "detail": h.detail, "local": self.catalog.backends[name].local}
                 for name, h in health.items()
+                if name in self.catalog.backends
             },
             "loaded_models": loaded,
         }

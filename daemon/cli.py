@@ -198,6 +198,110 @@ def _keys(args: argparse.Namespace) -> int:
     return 0
 
 
+def _validation_message(exc: Any) -> str:
+    """One line naming the argument that is wrong, in the words the user typed it."""
+    first = exc.errors()[0]
+    field = str(first["loc"][0]) if first.get("loc") else ""
+    message = str(first.get("msg", exc)).removeprefix("Value error, ")
+    if field in ("name", "url", ""):
+        return message
+    return f"--{field.replace('_', '-')}: {message[:1].lower()}{message[1:]}"
+
+
+def _hosts(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from roundhouse.daemon.config import load_checked_settings
+    from roundhouse.daemon.fleet.hosts import HostSettings, key_name
+    from roundhouse.daemon.fleet.registry import HostExists, HostRegistry
+    from roundhouse.daemon.secrets import NoSecureStore, Secrets
+
+    settings = load_checked_settings()
+    configured: list[HostSettings] = list(settings.hosts)
+    # An [[openai_compat]] endpoint is a backend by that name too: a host may not take it.
+    in_config = {host.name for host in configured} | {e.name for e in settings.openai_compat}
+    secrets = Secrets()
+    new_host: HostSettings | None = None
+    if args.hosts_command == "add":
+        try:
+            new_host = HostSettings(
+                name=args.name,
+                url=args.url,
+                kind=args.kind,
+                local=not args.remote_network,
+                memory_gb=args.memory_gb,
+                max_loaded=args.max_loaded,
+                parallel=args.parallel,
+            )
+        except ValidationError as exc:
+            print(f"error: {_validation_message(exc)}", file=sys.stderr)
+            return 2
+
+    def add(registry: HostRegistry, host: HostSettings) -> int:
+        if host.name in in_config:
+            print(f"error: '{host.name}' is set in config.toml already; choose another name", file=sys.stderr)
+            return 1
+        if any(h.name == host.name for h in registry.list()):
+            print(
+                f"error: a host named '{host.name}' exists already; "
+                f"to replace it, first run: roundhoused hosts remove {host.name}",
+                file=sys.stderr,
+            )
+            return 1
+        api_key = None
+        if args.key:
+            ok, detail = secrets.available()
+            if not ok:
+                print(f"error: {detail}; nothing was added", file=sys.stderr)
+                return 1
+            prompt = f"API key for {host.name}: "
+            api_key = (getpass.getpass(prompt) if sys.stdin.isatty() else sys.stdin.readline()).strip()
+            if not api_key:
+                print("error: no API key given; nothing was added", file=sys.stderr)
+                return 2
+        try:
+            registry.add(host, api_key, taken=in_config)
+        except HostExists as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        except NoSecureStore as exc:
+            print(f"error: {exc}; nothing was added", file=sys.stderr)
+            return 1
+        print(f"added host '{host.name}'; the daemon picks it up within a few seconds")
+        return 0
+
+    def listing(registry: HostRegistry) -> int:
+        stored = set(secrets.names()) if secrets.available()[0] else set()
+        rows = [(h, "config") for h in configured] + [(h, "added") for h in registry.list()]
+        for host, origin in rows:
+            key = "key" if host.has_key or key_name(host.name) in stored else "-"
+            print(f"{host.name}\t{host.kind}\t{host.url}\t{origin}\t{key}")
+        if not rows:
+            print("no hosts yet; add one with: roundhoused hosts add NAME URL", file=sys.stderr)
+        return 0
+
+    def remove(registry: HostRegistry, name: str) -> int:
+        if name in in_config:
+            print(f"error: '{name}' is set in config.toml; remove it there", file=sys.stderr)
+            return 1
+        if not registry.remove(name):
+            print(f"error: no added host named '{name}'", file=sys.stderr)
+            return 1
+        print(f"removed host '{name}'")
+        return 0
+
+    store = _store()
+    try:
+        registry = HostRegistry(store, secrets)
+        if new_host is not None:
+            return add(registry, new_host)
+        if args.hosts_command == "list":
+            return listing(registry)
+        return remove(registry, args.name.strip().lower())
+    finally:
+        store.close()
+
+
 def _route(args: argparse.Namespace) -> int:
     from roundhouse.daemon.app import Daemon
     from roundhouse.daemon.config import load_checked_settings as load_settings
@@ -227,6 +331,8 @@ def _config(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from roundhouse.daemon.fleet.hosts import KINDS
+
     parser = argparse.ArgumentParser(prog="roundhoused", description="The Roundhouse daemon.")
     parser.add_argument("--version", action="version", version=f"roundhoused {__version__}")
     sub = parser.add_subparsers(dest="command")
@@ -255,6 +361,26 @@ def build_parser() -> argparse.ArgumentParser:
     keys_sub.add_parser("list", help="providers with a stored key (never the key)")
     keys_sub.add_parser("delete", help="delete a stored key").add_argument("provider")
 
+    hosts = sub.add_parser("hosts", help="other machines that serve models (Ollama, llama.cpp, vLLM…)")
+    hosts_sub = hosts.add_subparsers(dest="hosts_command", required=True)
+    add = hosts_sub.add_parser("add", help="add a host; the running daemon picks it up")
+    add.add_argument("name", help="a short name, e.g. gpu-box")
+    add.add_argument("url", help="where its engine answers, e.g. http://gpu-box.local:11434")
+    add.add_argument("--kind", choices=KINDS, default="ollama", help="the engine it runs (default: ollama)")
+    add.add_argument("--memory-gb", type=float, help="memory it may fill, for engines that do not report it")
+    add.add_argument("--max-loaded", type=int, help="how many models it keeps loaded at once")
+    add.add_argument("--parallel", type=int, default=1, help="requests it serves at once (default: 1)")
+    add.add_argument(
+        "--remote-network",
+        action="store_true",
+        help="it is outside your own network: private prompts never go there",
+    )
+    add.add_argument(
+        "--key", action="store_true", help="prompt for its API key (kept in the OS keyring only)"
+    )
+    hosts_sub.add_parser("list", help="hosts from config.toml and added ones (never a key)")
+    hosts_sub.add_parser("remove", help="remove an added host and its key").add_argument("name")
+
     route = sub.add_parser("route", help="show where a prompt would go, without running it")
     route.add_argument("--explain", dest="prompt", required=True, metavar="PROMPT")
     route.add_argument("--model", default="auto")
@@ -273,7 +399,14 @@ def main(argv: list[str] | None = None) -> int:
     command = args.command or "serve"
     if command == "serve" and args.command is None:
         args = parser.parse_args(["serve", *(argv if argv is not None else sys.argv[1:])])
-    handlers = {"serve": _serve, "token": _token, "keys": _keys, "route": _route, "config": _config}
+    handlers = {
+        "serve": _serve,
+        "token": _token,
+        "keys": _keys,
+        "hosts": _hosts,
+        "route": _route,
+        "config": _config,
+    }
     try:
         return handlers[command](args)
     except StartupError as exc:

@@ -68,6 +68,11 @@ class Residency(Protocol):
         """`ensure`, then count the request as running on the model until the block ends."""
         ...
 
+    def hold_memory(self, nbytes: int, *, holder: str) -> AbstractAsyncContextManager[list[str]]:
+        """Keep GPU memory for other work (an image job) while the block runs; yields the
+        models unloaded to make room."""
+        ...
+
     async def preload(self, target: Target, keep_alive: str | float | None = None) -> None:
         """Load `target.model` now (Ollama's load-only request form)."""
         ...
@@ -82,6 +87,10 @@ class Residency(Protocol):
 class Spend(Protocol):
     def cost(self, model: ModelInfo, usage: Usage) -> float:
         """US dollars for this usage (0 for local models)."""
+        ...
+
+    def budget_block(self, app: str) -> str | None:
+        """Why `app` may not spend on the cloud now (a budget is spent), or None."""
         ...
 
 
@@ -128,6 +137,10 @@ class NoResidency:
     async def hold(self, target: Target, request: ChatRequest | None = None) -> AsyncIterator[None]:
         yield
 
+    @asynccontextmanager
+    async def hold_memory(self, nbytes: int, *, holder: str) -> AsyncIterator[list[str]]:
+        yield []
+
     async def preload(self, target: Target, keep_alive: str | float | None = None) -> None:
         await target.backend.load(target.model, keep_alive)
 
@@ -142,3 +155,6 @@ class NoResidency:
 class FreeSpend:
     def cost(self, model: ModelInfo, usage: Usage) -> float:
         return 0.0
+
+    def budget_block(self, app: str) -> str | None:
+        return None

@@ -25,6 +25,9 @@ from pydantic_settings import (
 
 from roundhouse.daemon.agents.settings import AgentsSettings
 from roundhouse.daemon.cache.settings import CacheSettings
+from roundhouse.daemon.fleet.hosts import HostSettings
+from roundhouse.daemon.fleet.settings import FleetSettings
+from roundhouse.daemon.images.settings import ImagesSettings
 from roundhouse.daemon.limits import LimitsSettings
 from roundhouse.daemon.memory.settings import MemorySettings
 from roundhouse.daemon.residency.settings import ResidencySettings
@@ -147,6 +150,10 @@ class Settings(BaseSettings):
     embedded: EmbeddedSettings = Field(default_factory=EmbeddedSettings)
     ollama: OllamaSettings = Field(default_factory=OllamaSettings)
     openai_compat: list[OpenAICompatEndpoint] = Field(default_factory=list)
+    # Other machines that serve models (see README, "Several machines").
+    hosts: list[HostSettings] = Field(default_factory=list)
+    fleet: FleetSettings = Field(default_factory=FleetSettings)
+    images: ImagesSettings = Field(default_factory=ImagesSettings)
     cloud: CloudSettings = Field(default_factory=CloudSettings)
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
     residency: ResidencySettings = Field(default_factory=ResidencySettings)
@@ -170,6 +177,15 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=config_file()))
+
+    @field_validator("hosts")
+    @classmethod
+    def _unique_hosts(cls, hosts: list[HostSettings]) -> list[HostSettings]:
+        names = [h.name for h in hosts]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"host names must be unique; used more than once: {', '.join(twice)}")
+        return hosts
 
     @property
     def base_url(self) -> str:
@@ -330,6 +346,17 @@ discover_local = true
 # [[openai_compat]]
 # name = "lmstudio"
 # base_url = "http://127.0.0.1:1234/v1"
+
+# [images]             # POST /v1/images/generations: ComfyUI here, a cloud model when allowed
+# comfyui_url = "http://127.0.0.1:8188"
+# mode = "local"       # local, auto (the cloud when ComfyUI is down) or cloud
+# cloud_model = "openai/gpt-image-1"
+
+# [[hosts]]            # another machine; one model on several hosts is routed to the best placement
+# name = "gpu-box"
+# url = "http://gpu-box.local:11434"
+# kind = "ollama"      # ollama, llamacpp, llama-swap, lmstudio, vllm or openai
+# memory_gb = 24       # what it may hold, for engines that do not report memory
 
 # [routing.privacy]
 # mode = "local"   # private prompts stay local; "mask" sends them to the cloud with values masked

@@ -170,6 +170,7 @@ class Gateway:
         d = self.daemon
         await inject_memories(d, request)
         route, clamped = await self._decide(request)
+        route = d.fleet.place(route, d.catalog.models(), d.catalog.backends)
         route = masking.for_cloud(d.router, request, route)
         lookup = await d.cache.lookup(request, route)
         outcome = Outcome(model_used=route.model.id, backend=route.backend.name)
@@ -255,6 +256,7 @@ class Gateway:
             try:
                 # A local model is made resident first (a load waits in line, it does not fail).
                 async with (
+                    d.fleet.attempt(target),
                     d.residency.hold(target, request) if target.model.local else contextlib.nullcontext(),
                     d.scheduler.slot(target.backend.name, request.priority),
                 ):

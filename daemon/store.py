@@ -67,6 +67,8 @@ CORE_MIGRATIONS: list[Migration] = [
     """,
     # Scopes: tokens made before scopes existed are app tokens (inference and their own rows).
     "ALTER TABLE app_tokens ADD COLUMN scope TEXT NOT NULL DEFAULT 'app'",
+    # Images a request made (POST /v1/images/generations); budgets count them.
+    "ALTER TABLE requests ADD COLUMN images INTEGER DEFAULT 0",
 ]
 
 

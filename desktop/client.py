@@ -121,7 +121,9 @@ class ControlClient:
     async def close(self) -> None:
         await self._http.aclose()
 
-    async def request(self, method: str, path: str, *, timeout_s: float | None = None, **kwargs: Any) -> Any:
+    async def _send(
+        self, method: str, path: str, *, timeout_s: float | None = None, **kwargs: Any
+    ) -> httpx.Response:
         if timeout_s is not None:
             kwargs["timeout"] = timeout_s
         try:
@@ -134,6 +136,14 @@ class ControlClient:
             ) from None
         if response.status_code >= 400:
             raise ControlError(response.status_code, error_message(response))
+        return response
+
+    async def get_bytes(self, path: str, *, timeout_s: float = 30.0) -> bytes:
+        """A file the daemon serves (a PNG, an export zip), as it is."""
+        return (await self._send("GET", path, timeout_s=timeout_s)).content
+
+    async def request(self, method: str, path: str, *, timeout_s: float | None = None, **kwargs: Any) -> Any:
+        response = await self._send(method, path, timeout_s=timeout_s, **kwargs)
         if not response.content:
             return None
         try:

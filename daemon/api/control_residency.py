@@ -50,7 +50,8 @@ def _model_status(manager: ResidencyManager, target: Target) -> dict[str, Any]:
 
 @router.get("")
 async def status(request: Request) -> dict[str, Any]:
-    return await _manager(request).status()
+    """This machine's GPU and models, and every host of the fleet (`hosts`)."""
+    return {**await _manager(request).status(), "hosts": request.app.state.rh.fleet.status()}
 
 
 @router.patch("/settings", summary="Change headroom_gb or allow_cpu_spill now, without a restart")

@@ -170,7 +170,16 @@ class StateCollector(Collector):
         self.daemon = daemon
 
     def collect(self) -> Iterator[Metric]:
-        for part in (self._info, self._cache, self._queues, self._residency, self._budgets, self._memory):
+        parts = (
+            self._info,
+            self._cache,
+            self._queues,
+            self._residency,
+            self._hosts,
+            self._budgets,
+            self._memory,
+        )
+        for part in parts:
             try:
                 yield from part()
             except Exception:  # a component that cannot answer leaves out its own metrics only
@@ -230,6 +239,24 @@ class StateCollector(Collector):
             "1 while background work waits for interactive requests",
             value=int(bool(stats.get("background_paused"))),
         )
+
+    def _hosts(self) -> Iterator[Metric]:
+        rows = self.daemon.fleet.status()
+        if not rows:
+            return
+        up = GaugeMetricFamily("roundhouse_host_up", "1 while a host answers", labels=["host", "kind"])
+        queue = GaugeMetricFamily("roundhouse_host_queue", "Requests in flight on a host", labels=["host"])
+        loaded = GaugeMetricFamily("roundhouse_host_models_loaded", "Models a host holds", labels=["host"])
+        free = GaugeMetricFamily(
+            "roundhouse_host_memory_free_bytes", "Memory a host has free, where known", labels=["host"]
+        )
+        for row in rows:
+            up.add_metric([row["name"], row["kind"]], int(row["state"] == "up"))
+            queue.add_metric([row["name"]], row["queue"])
+            loaded.add_metric([row["name"]], len(row["loaded"]))
+            if row["memory_free_bytes"] is not None:
+                free.add_metric([row["name"]], row["memory_free_bytes"])
+        yield from (up, queue, loaded, free)
 
     def _residency(self) -> Iterator[Metric]:
         manager = self.daemon.residency

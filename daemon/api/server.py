@@ -19,6 +19,7 @@ from roundhouse.daemon.api import (
     dashboard,
     declared_errors,
     errors,
+    images_api,
     metrics,
     ollama_api,
     openai_api,
@@ -90,6 +91,7 @@ def create_app(daemon: Daemon) -> RoundhouseApp:
     app.include_router(ollama_manage_router)
     app.include_router(anthropic_api.router)
     app.include_router(responses_api.router)
+    app.include_router(images_api.router)
     app.include_router(control.router)
     app.include_router(metrics.router)
     app.include_router(dashboard.router)

@@ -29,6 +29,10 @@ class Catalog:
         self._virtual = virtual or (lambda: [])
         self._models: list[ModelInfo] = []
         self._by_name: dict[str, ModelInfo] = {}
+        # The last listing of each backend that answered: a request that names a model of a
+        # host that is down still resolves, so the fleet can send it to another placement.
+        self._last_good: dict[str, list[ModelInfo]] = {}
+        self._stale: dict[str, ModelInfo] = {}
         self.health: dict[str, BackendHealth] = {}
         self._refreshed = 0.0
         self.generation = 0  # counts refreshes, so callers can keep what they derive from a snapshot
@@ -66,6 +70,12 @@ class Catalog:
             models = [m for listing in listings for m in listing]
             self._models = models
             self._by_name = _index(models)
+            self._stale = {
+                m.id: m
+                for name, listing in self._last_good.items()
+                if name in self.backends and not self.health.get(name, BackendHealth(ok=True)).ok
+                for m in listing
+            }
             self.generation += 1
             self._refreshed = time.monotonic()
 
@@ -76,6 +86,7 @@ class Catalog:
             self.health[backend.name] = BackendHealth(ok=False, detail=str(exc) or "timed out listing models")
             return []
         self.health[backend.name] = BackendHealth(ok=True, detail=f"{len(models)} model(s)")
+        self._last_good[backend.name] = models
         return models
 
     async def check_health(self) -> dict[str, BackendHealth]:
@@ -91,7 +102,7 @@ class Catalog:
         return self._by_name.get(name)
 
     def resolve(self, name: str) -> Target | None:
-        model = self._by_name.get(name)
+        model = self._by_name.get(name) or self._stale.get(name)
         if model is None:
             return None
         backend = self.backends.get(model.backend)
@@ -108,6 +119,8 @@ def _index(models: list[ModelInfo]) -> dict[str, ModelInfo]:
         for alias in names:
             aliases.setdefault(alias, []).append(model)
     for alias, owners in aliases.items():
-        if len(owners) == 1 and alias not in index:
+        # A name several hosts serve is one model in several places (the fleet picks the
+        # place); a name both a local host and a cloud serve stays ambiguous.
+        if alias not in index and len({m.local for m in owners}) == 1 and len({m.kind for m in owners}) == 1:
             index[alias] = owners[0]
     return index

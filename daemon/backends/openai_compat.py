@@ -153,7 +153,7 @@ class OpenAICompatBackend:
     def _unreachable(self, exc: UpstreamError) -> BackendError:
         if exc.timeout:
             return BackendError(f"{self.name}: timed out", status=504, retryable=True, kind="timeout")
-        return BackendError(f"{self.name}: {exc}", status=502, retryable=True)
+        return BackendError(f"{self.name}: {exc}", status=502, retryable=True, kind="unreachable")
 
     async def list_models(self) -> list[ModelInfo]:
         if self._models_cache and time.monotonic() - self._models_cache[0] < 10:

@@ -28,4 +28,5 @@ def build(ctx: Daemon) -> ResidencyManager | NoResidency:
         facts=LearnedFacts(ctx.store),
         pins=PinStore(ctx.store),
         measurements=MeasurementFeed(ctx.store, ctx.events),
+        elsewhere=ctx.fleet.elsewhere,
     )

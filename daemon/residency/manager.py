@@ -115,8 +115,12 @@ class ResidencyManager:
         pins: PinStore | None = None,
         clock: Callable[[], float] = time.monotonic,
         measurements: MeasurementFeed | None = None,
+        elsewhere: Callable[[], frozenset[str]] = frozenset,
     ) -> None:
         self.settings = settings
+        # Backends on other machines: their memory is theirs, not this machine's GPU (the fleet
+        # places work by each host's own memory).
+        self._elsewhere = elsewhere
         self.measurements = measurements
         self.reader = reader
         self._backends = backends
@@ -127,6 +131,8 @@ class ResidencyManager:
         self.pins = pins or PinStore(None)
         self.pinned: set[str] = set(settings.pinned) | self.pins.pinned()
         self.tracked: dict[str, Tracked] = {}
+        # Memory kept for other work while it runs (`hold_memory`): holder -> bytes.
+        self.reserved: dict[str, int] = {}
         self.reading: MachineReading | None = None
         self.policy = ResidencyPolicy(self._config(capacity=0))
         self.loads = 0
@@ -159,6 +165,7 @@ class ResidencyManager:
             and target.backend.local
             and getattr(target.backend, "controls_residency", False)
             and target.model.kind == "chat"
+            and target.backend.name not in self._elsewhere()
         )
 
     def runner_options(self, model: ModelInfo) -> dict[str, Any]:
@@ -248,7 +255,7 @@ class ResidencyManager:
             total = self.reading.ram_total_bytes
             held = sum(self._held(t) for t in self.tracked.values() if t.resident)
             others = max(0, total - self.reading.ram_available_bytes - held)
-        capacity = max(0, total - others - headroom)
+        capacity = max(0, total - others - headroom - sum(self.reserved.values()))
         if self.settings.vram_budget_gb is not None:
             capacity = min(capacity, int(self.settings.vram_budget_gb * GB))
         return capacity
@@ -393,6 +400,38 @@ class ResidencyManager:
             if not t.waiting:
                 t.refusal = None
         t.last_used = t.last_ensured = self.clock()
+
+    @contextlib.asynccontextmanager
+    async def hold_memory(self, nbytes: int, *, holder: str) -> AsyncIterator[list[str]]:
+        """Keep `nbytes` of the GPU for work that is not a text model (an image job in ComfyUI)
+        while the block runs: idle text models are unloaded, least recently used first, until
+        it fits, and no text model is loaded into that room meanwhile. Yields what it evicted."""
+        evicted: list[str] = []
+        async with self._lock:
+            await self.read_machine()
+            self.reserved[holder] = nbytes
+            room = self.capacity_bytes() - sum(self._held(t) for t in self.tracked.values() if t.resident)
+            idle = [
+                t
+                for t in self.tracked.values()
+                if t.resident and t.in_flight == 0 and not t.waiting and t.model.id not in self.pinned
+            ]
+            for t in sorted(idle, key=lambda t: t.last_used):
+                if room >= 0:
+                    break
+                held = self._held(t)
+                await self._unload(t, reason=f"room for {holder}")
+                room += held
+                evicted.append(t.model.id)
+            self.last_decision = f"kept {nbytes / GB:.1f} GB for {holder}" + (
+                f", evicting {', '.join(evicted)}" if evicted else ""
+            )
+        self._publish("residency.reserve", {"holder": holder, "bytes": nbytes, "evicted": evicted})
+        try:
+            yield evicted
+        finally:
+            self.reserved.pop(holder, None)
+            self._notify()
 
     def hold(
         self, target: Target, request: ChatRequest | None = None
@@ -753,6 +792,7 @@ class ResidencyManager:
             "budget_bytes": int(self.settings.vram_budget_gb * GB) if self.settings.vram_budget_gb else None,
             "allow_cpu_spill": self.settings.allow_cpu_spill,
             "pinned": sorted(self.pinned),
+            "reserved_for": dict(self.reserved),
             "models": [self.model_status(t) for t in self.tracked.values()],
             "loads": self.loads,
             "evictions": self.evictions,

@@ -20,6 +20,8 @@ from roundhouse.desktop.windows.agents_page import AgentsPage
 from roundhouse.desktop.windows.apps_page import AppsPage
 from roundhouse.desktop.windows.common import Page
 from roundhouse.desktop.windows.connection_page import ConnectionPage
+from roundhouse.desktop.windows.hosts_page import HostsPage
+from roundhouse.desktop.windows.images_page import ImagesPage
 from roundhouse.desktop.windows.memory_page import MemoryPage
 from roundhouse.desktop.windows.models_page import ModelsPage
 from roundhouse.desktop.windows.popups_page import PopupsPage
@@ -33,6 +35,8 @@ PAGES: dict[str, type[Page]] = {
     "providers": ProvidersPage,
     "routing": RoutingPage,
     "models": ModelsPage,
+    "hosts": HostsPage,
+    "images": ImagesPage,
     "apps": AppsPage,
     "agents": AgentsPage,
     "memory": MemoryPage,

@@ -8,9 +8,12 @@ every request body and Authorization header so tests can prove what did (not) re
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import json
+import struct
 import time
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +21,23 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from tests.standins.runner import Standin
+
+
+def tiny_png(seed: str) -> bytes:
+    """A valid 8x8 PNG whose colour comes from `seed`."""
+    r, g, b = hashlib.sha256(seed.encode()).digest()[:3]
+    raw = b"".join(b"\x00" + bytes([r, g, b]) * 8 for _ in range(8))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", 8, 8, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
 
 
 @dataclass
@@ -181,7 +201,26 @@ class OpenAIStandin(Standin):
                 }
             )
 
+        async def images(request: Request) -> Response:
+            body = await record(request)
+            if (failed := failure()) is not None:
+                return failed
+            png = base64.b64encode(tiny_png(str(body.get("prompt", "")))).decode()
+            count = int(body.get("n") or 1)
+            return JSONResponse(
+                {
+                    "created": int(time.time()),
+                    "data": [{"b64_json": png, "revised_prompt": body.get("prompt")} for _ in range(count)],
+                    "usage": {
+                        "input_tokens": 10,
+                        "output_tokens": 272 * count,
+                        "total_tokens": 10 + 272 * count,
+                    },
+                }
+            )
+
         for prefix in ("/v1", ""):
+            app.add_api_route(f"{prefix}/images/generations", images, methods=["POST"])
             app.add_api_route(f"{prefix}/models", models, methods=["GET"])
             app.add_api_route(f"{prefix}/chat/completions", chat, methods=["POST"])
             app.add_api_route(f"{prefix}/completions", completions, methods=["POST"])

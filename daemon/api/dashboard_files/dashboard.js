@@ -161,8 +161,126 @@
     }
   }
 
+  // Images: the PNGs need the token too, so they are fetched and shown as data: URLs.
+  const thumbnails = new Map();
+  let images = [];
+  const gib = (bytes) => (bytes / 2 ** 30).toFixed(1) + " GiB";
+
+  function thumbnail(image) {
+    if (!thumbnails.has(image.id)) {
+      thumbnails.set(image.id, (async () => {
+        const response = await fetch(image.url, { headers, credentials: "omit" });
+        if (!response.ok) throw new Error(image.url + ": " + response.status);
+        const blob = await response.blob();
+        return new Promise((resolve, reject) => {
+          const reader = new FileReader();
+          reader.onload = () => resolve(reader.result);
+          reader.onerror = () => reject(reader.error);
+          reader.readAsDataURL(blob);
+        });
+      })());
+    }
+    return thumbnails.get(image.id);
+  }
+
+  function comfyuiText(s) {
+    if (!s.enabled) return "Image generation is off ([images] enabled = false in config.toml).";
+    const c = s.comfyui;
+    const where = c.url ? ` at ${c.url}` : "";
+    if (!c.up) {
+      return `ComfyUI: down${where}${c.detail ? " (" + c.detail + ")" : ""} · mode ${s.mode}` +
+        (s.mode === "local" ? "" : ` · cloud model ${s.cloud_model}`);
+    }
+    const vram = c.vram_total_bytes === null ? "VRAM not reported"
+      : `VRAM ${gib(c.vram_free_bytes)} free of ${gib(c.vram_total_bytes)}`;
+    const checkpoints = c.checkpoints.length ? "checkpoint " + c.checkpoints.join(", ") : "no checkpoint installed";
+    return `ComfyUI: up${where} · ${vram} · ${checkpoints} · mode ${s.mode}`;
+  }
+
+  function imageCard(image) {
+    const card = el("figure", undefined, { class: "image", "data-id": image.id });
+    const picture = el("img", undefined, { alt: image.prompt || "" });
+    thumbnail(image).then((src) => { picture.src = src; }, () => {
+      thumbnails.delete(image.id);
+      picture.alt = "could not load the image";
+    });
+    const caption = el("figcaption");
+    caption.append(el("div", image.prompt || "", { class: "prompt" }));
+    const details = [image.steps && `${image.steps} steps`, image.seed !== null && `seed ${image.seed}`,
+      image.width && `${image.width}×${image.height}`, image.model].filter(Boolean).join(" · ");
+    caption.append(el("div", details, { class: "details" }));
+    if (image.source === "trainer") {
+      caption.append(el("span", "trainer variant", {
+        class: "badge", title: image.variant_of ? "a variant of " + image.variant_of : "drawn by the image trainer",
+      }));
+    }
+    const rating = el("div", undefined, { class: "rating" });
+    const current = image.score === null ? null : Math.round(image.score);
+    for (let score = 1; score <= 5; score++) {
+      const button = el("button", String(score), {
+        "data-score": String(score), "aria-pressed": String(current === score), title: `rate it ${score} of 5`,
+      });
+      button.addEventListener("click", () => rate(image.id, score));
+      rating.append(button);
+    }
+    caption.append(rating);
+    card.append(picture, caption);
+    return card;
+  }
+
+  function renderImages() {
+    const grid = $("images");
+    grid.replaceChildren(...images.map(imageCard));
+    if (!images.length) {
+      grid.append(el("p", "No images yet: those drawn through /v1/images/generations show here to rate."));
+    }
+  }
+
+  async function loadImages() {
+    let state, recent;
+    try {
+      [state, recent] = await Promise.all([api("/control/v1/images"), api("/control/v1/images/recent?limit=24")]);
+    } catch (error) {
+      $("images-state").textContent = "Images are not available: " + error.message;
+      return;
+    }
+    $("images-state").textContent = comfyuiText(state);
+    const d = state.dataset;
+    $("images-dataset").textContent = `Dataset: ${d.total} images, ${d.rated} rated, ${d.trainer} trainer variants`;
+    images = recent.images;
+    renderImages();
+  }
+
+  async function rate(id, score) {
+    const response = await fetch(`/control/v1/images/${encodeURIComponent(id)}/rating`, {
+      method: "POST", body: JSON.stringify({ score }), credentials: "omit",
+      headers: { ...headers, "content-type": "application/json" },
+    });
+    $("images-note").textContent = response.ok ? "" : `Rating not saved (${response.status}).`;
+    await loadImages();
+  }
+
+  // A plain link would not carry the token: fetch the zip, then save it from memory.
+  $("images-export").addEventListener("click", async (event) => {
+    event.preventDefault();
+    const note = $("images-note");
+    note.textContent = "Exporting…";
+    const response = await fetch(event.currentTarget.href, { headers, credentials: "omit" });
+    if (!response.ok) {
+      note.textContent = `Export failed (${response.status}).`;
+      return;
+    }
+    const url = URL.createObjectURL(await response.blob());
+    const save = el("a", undefined, { href: url, download: "roundhouse-images.zip" });
+    document.body.append(save);
+    save.click();
+    save.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60000);
+    note.textContent = "";
+  });
+
   const loaders = { request: loadRequests, spend: loadSpend, cache: loadCache, models: loadModels,
-    agents: loadAgents, memory: loadMemories };
+    agents: loadAgents, memory: loadMemories, images: loadImages };
   const soon = {};
   function refresh(name) {  // many events in a burst cost one reload
     clearTimeout(soon[name]);
@@ -179,10 +297,12 @@
       renderRequests();
       refresh("spend");
       refresh("cache");
+      if (event.data.images) refresh("images");
     } else if (kind.startsWith("residency.") || kind.startsWith("models.")) refresh("models");
     else if (kind.startsWith("agents.")) refresh("agents");
     else if (kind.startsWith("memory.")) refresh("memory");
     else if (kind.startsWith("budget.")) refresh("spend");
+    else if (kind.startsWith("images.")) refresh("images");
   }
 
   // The control API's event stream, read with fetch so that it can carry the token.

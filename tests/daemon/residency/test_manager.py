@@ -240,3 +240,28 @@ async def test_a_gpu_lost_mid_run_keeps_the_last_good_reading(rig: Callable[...,
     assert after["gpus"][0]["total_bytes"] == before["gpus"][0]["total_bytes"] == int(4.75 * GiB)
     await r.manager.ensure(await r.target("ollama/small:latest"))
     assert set(r.ollama.loaded) == {"small:latest"}
+
+
+async def test_memory_kept_for_an_image_job_unloads_idle_models_and_is_given_back(
+    rig: Callable[..., Any],
+) -> None:
+    r: Rig = await rig([SMALL, BIG])
+    small = await r.target("ollama/small:latest")
+    async with r.manager.hold(small):
+        pass
+    assert set(r.ollama.loaded) == {"small:latest"}
+    async with r.manager.hold_memory(4 * GiB, holder="comfyui") as evicted:
+        assert evicted == ["ollama/small:latest"] and not r.ollama.loaded
+        status = await r.manager.status()
+        assert status["reserved_for"] == {"comfyui": 4 * GiB} and status["capacity_bytes"] < GiB
+    status = await r.manager.status()
+    assert status["reserved_for"] == {} and status["capacity_bytes"] == int(4.25 * GiB)
+    await r.manager.ensure(small)  # the room is the text models' again
+    assert set(r.ollama.loaded) == {"small:latest"}
+
+
+async def test_memory_kept_for_an_image_job_leaves_a_model_in_use_alone(rig: Callable[..., Any]) -> None:
+    r: Rig = await rig([SMALL, BIG])
+    small = await r.target("ollama/small:latest")
+    async with r.manager.hold(small), r.manager.hold_memory(4 * GiB, holder="comfyui") as evicted:
+        assert evicted == [] and set(r.ollama.loaded) == {"small:latest"}
