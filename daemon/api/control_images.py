@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -54,7 +55,7 @@ async def rate(request: Request, image_id: str, body: Rating) -> dict[str, Any]:
     responses={200: {"content": {"application/zip": {}}, "description": "the dataset"}},
 )
 async def export(request: Request) -> Response:
-    data = _service(request).dataset.export()
+    data = await asyncio.to_thread(_service(request).dataset.export)  # reading every PNG: off the loop
     return Response(
         data,
         media_type="application/zip",

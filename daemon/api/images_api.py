@@ -36,7 +36,7 @@ class ImageGenerationRequest(BaseModel):
     quality: str | None = Field(default=None, max_length=20)
     style: str | None = Field(default=None, max_length=20)
     negative_prompt: str | None = Field(default=None, max_length=32_000)
-    seed: int | None = Field(default=None, ge=0, le=2**64 - 1)
+    seed: int | None = Field(default=None, ge=0, le=2**63 - 1)
     steps: int | None = Field(default=None, ge=1, le=200)
 
 

@@ -32,10 +32,23 @@ class OllamaBackend:
     local = True
     controls_residency = True
 
-    def __init__(self, name: str, host: str, *, timeout_s: float = 300.0) -> None:
+    def __init__(
+        self,
+        name: str,
+        host: str,
+        *,
+        timeout_s: float = 300.0,
+        local: bool = True,
+        api_key: str | None = None,
+    ) -> None:
         self.name = name
         self.host = host.rstrip("/")
-        self._client = ollama.AsyncClient(host=self.host, timeout=httpx.Timeout(timeout_s, connect=5.0))
+        # A host off the user's own network (`local = false`): private requests never go there.
+        self.local = local
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else None
+        self._client = ollama.AsyncClient(
+            host=self.host, timeout=httpx.Timeout(timeout_s, connect=5.0), headers=headers
+        )
         self._models_cache: tuple[float, list[ModelInfo]] | None = None
 
     def _error(self, exc: Exception, model: str | None = None) -> BackendError:
@@ -78,7 +91,7 @@ class OllamaBackend:
                     id=self.model_id(item.model or ""),
                     backend=self.name,
                     native=item.model or "",
-                    local=True,
+                    local=self.local,
                     kind="embedding" if is_embedding else "chat",
                     family=family,
                     parameter_size=(details.parameter_size if details else "") or "",

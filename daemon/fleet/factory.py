@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 def backend_for(host: HostSettings, api_key: str | None, *, timeout_s: float = 300.0) -> Backend:
     if host.kind == "ollama":
-        return OllamaBackend(host.name, host.url, timeout_s=timeout_s)
+        return OllamaBackend(host.name, host.url, timeout_s=timeout_s, local=host.local, api_key=api_key)
     return OpenAICompatBackend(host.name, host.api_base, api_key=api_key, local=host.local)
 
 
@@ -48,7 +48,7 @@ class FleetWiring:
         self.fleet = fleet
         self.registry = registry
         self._version: tuple[int, float] | None = None
-        self._detached: list[Backend] = []
+        self._detached: list[Host] = []
 
     def configured(self) -> list[HostSettings]:
         return list(self.daemon.settings.hosts)
@@ -82,12 +82,11 @@ class FleetWiring:
         wanted = {h.name: h for h in self.registry.list()}
         changed = False
         for name, host in list(self.fleet.hosts.items()):
-            if host.origin == "added" and name not in wanted:
+            if host.origin == "added" and (name not in wanted or wanted[name] != host.settings):
                 self.fleet.remove(name)
-                backend = self.daemon.catalog.backends.pop(name, None)
+                self.daemon.catalog.backends.pop(name, None)
                 self.daemon.catalog.health.pop(name, None)
-                if backend is not None:
-                    self._detached.append(backend)
+                self._detached.append(host)  # closed once the requests it is answering are done
                 changed = True
         for name, settings in wanted.items():
             if name in self.fleet.hosts or name in self.daemon.catalog.backends:
@@ -99,8 +98,10 @@ class FleetWiring:
     async def sync(self) -> None:
         if self.sync_registry():
             await self.daemon.catalog.refresh(force=True)
-        while self._detached:
-            await self._detached.pop().close()
+        idle = [host for host in self._detached if host.in_flight == 0]
+        self._detached = [host for host in self._detached if host.in_flight > 0]
+        for host in idle:
+            await host.backend.close()
 
 
 def build(daemon: Daemon) -> tuple[Fleet, FleetWiring]:

@@ -36,8 +36,10 @@ Origin = Literal["config", "added", "built-in"]
 State = Literal["up", "down", "unknown"]
 # How fast the measured time per answer follows new answers.
 SERVICE_SMOOTHING = 0.3
-# Errors that say the host itself is gone, not that this request was wrong for it.
-HOST_DOWN_KINDS = frozenset({"unreachable", "timeout", "first_byte_timeout"})
+# Errors that say the host itself is gone, not that this request was wrong for it. A timeout
+# is not one: a long prefill or a cold load on a busy host would drain it for every model (the
+# fallback policy cools that one deployment instead).
+HOST_DOWN_KINDS = frozenset({"unreachable"})
 # A placement that never started an attempt (a cache hit, a refusal) stops counting after this.
 PLACED_TTL_S = 2.0
 
@@ -298,8 +300,11 @@ class Fleet:
         if not self.plans_memory(host) or host.reading is None:
             return
         key = model_key(target.model)
+        size = target.model.size_bytes
+        if key in host.resident_keys():
+            return  # the usual case: no need to wait on another request's eviction
         async with host.room:
-            if key in host.resident_keys() or not _crowded(host, target.model.size_bytes):
+            if key in host.resident_keys() or not _crowded(host, key, size, self._clock()):
                 return
             idle = [name for name in host.reading.loaded if host.busy[name.removesuffix(":latest")] == 0]
             idle.sort(key=lambda name: host.used_at.get(name.removesuffix(":latest"), 0.0))
@@ -312,7 +317,7 @@ class Fleet:
                 log.info("fleet: unloaded %s on %s to make room for %s", name, host.name, target.model.id)
                 self._publish("fleet.evicted", {"host": host.name, "model": name, "for": target.model.id})
                 await self.look(host)
-                if not _crowded(host, target.model.size_bytes):
+                if not _crowded(host, key, size, self._clock()):
                     return
 
     def _mark_down(self, host: Host, why: str) -> None:
@@ -396,13 +401,15 @@ class Fleet:
         return [host.row() for host in self.hosts.values()]
 
 
-def _crowded(host: Host, size_bytes: int) -> bool:
-    """Whether a model of `size_bytes` needs room made on `host` first."""
+def _crowded(host: Host, key: str, size_bytes: int, now: float) -> bool:
+    """Whether model `key` of `size_bytes` needs room made on `host` first, counting what the
+    other requests running or placed there are loading."""
+    coming = {k: b for k, b in host.coming(now).items() if k != key}
     free = host.free_bytes()
-    if free is not None and size_bytes > free:
+    if free is not None and size_bytes > free - sum(coming.values()):
         return True
     limit = host.settings.max_loaded
-    return limit is not None and len(host.resident_keys()) >= limit
+    return limit is not None and len(host.resident_keys() | frozenset(coming)) >= limit
 
 
 async def _read_backend(backend: Backend) -> HostReading:

@@ -58,6 +58,8 @@ class HostSettings(BaseModel):
             raise ValueError(f"a host URL is http:// or https:// with a host name, not {value!r}")
         if parts.query or parts.fragment:
             raise ValueError("a host URL has no query or fragment")
+        if parts.username or parts.password:  # it would land in the database and the logs
+            raise ValueError("a host URL carries no user or password; give the host an API key instead")
         return value.removesuffix("/v1")
 
     @property

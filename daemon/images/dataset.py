@@ -135,7 +135,7 @@ class ImageDataset:
     def export(self) -> bytes:
         """A zip of the dataset: `dataset.jsonl` (one row per image) and the image files."""
         buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:  # PNGs are compressed already
             lines = []
             for record in self.recent(limit=1_000_000):
                 path = self.path(record)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from roundhouse.daemon.images.dataset import ImageDataset
-from roundhouse.daemon.images.service import ImageService
+from roundhouse.daemon.images.service import AppRules, ImageService
+from roundhouse.daemon.routing.settings import RoutingSettings
 
 if TYPE_CHECKING:
     from roundhouse.daemon.app import Daemon
@@ -20,6 +21,20 @@ def build(daemon: Daemon) -> ImageService:
             return []
         return list(detector.kinds_in([text]))
 
+    def routing() -> RoutingSettings:
+        live = getattr(daemon.router, "settings", None)  # changed at run time through the control API
+        return live if isinstance(live, RoutingSettings) else settings.routing
+
+    def app_rules(app: str) -> AppRules:
+        rules = routing()
+        policy = rules.apps.get(app)
+        private = policy is not None and policy.private
+        if rules.mode == "local":
+            return AppRules(private, "routing mode is local only")
+        if policy is not None and not policy.allow_cloud:
+            return AppRules(private, f"app '{app}' may not use the cloud")
+        return AppRules(private, None)
+
     return ImageService(
         settings.images,
         dataset=ImageDataset(daemon.store, daemon.data_dir / "images"),
@@ -29,5 +44,6 @@ def build(daemon: Daemon) -> ImageService:
         residency=lambda: daemon.residency,
         spend=lambda: daemon.spend,
         private_kinds=private_kinds,
+        app_rules=app_rules,
         cloud_api_base=settings.cloud.api_base,
     )

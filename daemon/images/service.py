@@ -29,6 +29,8 @@ from roundhouse.daemon.store import Store
 log = logging.getLogger(__name__)
 GB = 1024**3
 LOCAL_NAMES = frozenset({"comfyui", "local", "private"})
+MIN_SIDE, MAX_SIDE = 16, 16384  # ComfyUI's EmptyLatentImage limits
+MAX_SEED = 2**63 - 1  # what SQLite keeps
 CLOUD_NAMES = frozenset({"cloud"})
 Where = Literal["comfyui", "cloud"]
 
@@ -43,6 +45,15 @@ class ImageRefused(Exception):
         self.status = status
         self.code = code
         self.param = param
+
+
+@dataclass(frozen=True, slots=True)
+class AppRules:
+    """What the routing policy says of an app: all its requests private, and why it may not use
+    the cloud (routing mode local, `allow_cloud = false`), if it may not."""
+
+    private: bool = False
+    cloud_block: str | None = None
 
 
 @dataclass(slots=True)
@@ -90,6 +101,7 @@ class ImageService:
         residency: Callable[[], Residency],
         spend: Callable[[], Spend],
         private_kinds: Callable[[str], list[str]],
+        app_rules: Callable[[str], AppRules],
         cloud_api_base: dict[str, str],
     ) -> None:
         self.settings = settings
@@ -100,6 +112,7 @@ class ImageService:
         self._residency = residency
         self._spend = spend
         self._private_kinds = private_kinds
+        self._app_rules = app_rules
         self._cloud_api_base = cloud_api_base
         self.comfyui: ComfyUIClient | None = (
             ComfyUIClient(settings.comfyui_url, timeout_s=settings.timeout_s)
@@ -130,10 +143,9 @@ class ImageService:
         return await self.comfyui.health()
 
     async def decide(self, job: ImageJob) -> ImageRoute:
-        kinds = self._private_kinds(job.prompt + "\n" + (job.negative_prompt or ""))
-        private = bool(kinds)
         asked = (job.model or "").strip()
         reasons: list[str] = []
+        private_why = self._private_why(job, asked)
         wants: Where
         if asked in LOCAL_NAMES or asked.startswith("comfyui/"):
             wants = "comfyui"
@@ -154,13 +166,18 @@ class ImageService:
             )
         cloud_model = self._cloud_model(asked)
         local_ok, local_detail = await self._comfyui_up()
-        cloud_block = self._cloud_block(job.app)
-        if private:
-            reasons.append(f"private ({', '.join(kinds)}): drawn on this machine only")
+        cloud_block = self._cloud_block(job.app, cloud_model)
+        if private_why:
+            reasons.append(f"private ({private_why}): drawn on this machine only")
+            if local_ok and not self._comfyui_here():
+                local_ok, local_detail = (
+                    False,
+                    f"ComfyUI at {self.comfyui.base_url if self.comfyui else '?'} is another machine",
+                )
             if not local_ok:
                 raise ImageRefused(
-                    f"this prompt is private ({', '.join(kinds)}) and stays on this machine, "
-                    f"but ComfyUI is not reachable: {local_detail}",
+                    f"this prompt is private ({private_why}) and stays on this machine, "
+                    f"but ComfyUI is not reachable here: {local_detail}",
                     status=503,
                     code="local_unavailable",
                 )
@@ -200,11 +217,27 @@ class ImageService:
     def _local_model(self) -> str:
         return f"comfyui/{self.settings.checkpoint or self.settings.workflow}"
 
-    def _cloud_block(self, app: str) -> str | None:
+    def _private_why(self, job: ImageJob, asked: str) -> str:
+        """Why the prompt must stay on this machine (as for chat: 'private' asked, what the
+        detector finds, the app's policy), or ''."""
+        why = list(self._private_kinds(job.prompt + "\n" + (job.negative_prompt or "")))
+        if asked == "private":
+            why.insert(0, "'private' asked")
+        if self._app_rules(job.app).private:
+            why.append(f"app '{job.app}' is private by policy")
+        return ", ".join(why)
+
+    def _comfyui_here(self) -> bool:
+        return self.comfyui is not None and (urlsplit(self.comfyui.base_url).hostname or "") in LOOPBACK
+
+    def _cloud_block(self, app: str, model: str) -> str | None:
+        policy = self._app_rules(app).cloud_block
+        if policy:
+            return policy
         blocked = self._spend().budget_block(app)
         if blocked:
             return blocked
-        provider = cloud.provider_of(self.settings.cloud_model)
+        provider = cloud.provider_of(model)
         if not self._secrets.get(provider):
             return f"no API key for {provider}"
         return None
@@ -237,9 +270,17 @@ class ImageService:
         if not 1 <= job.n <= self.settings.max_n:
             raise ImageRefused(f"n must be between 1 and {self.settings.max_n}", param="n")
         try:
-            parse_size(job.size or self.settings.size)
+            width, height = parse_size(job.size or self.settings.size)
         except ValueError as exc:
             raise ImageRefused(str(exc), param="size") from None
+        for side in (width, height):
+            if not MIN_SIDE <= side <= MAX_SIDE or side % 8:
+                raise ImageRefused(
+                    f"each side of size is a multiple of 8 from {MIN_SIDE} to {MAX_SIDE}, not {side}",
+                    param="size",
+                )
+        if job.seed is not None and job.seed + job.n - 1 > MAX_SEED:
+            raise ImageRefused(f"seed + n - 1 must be at most {MAX_SEED}", param="seed")
 
     async def _draw_local(self, job: ImageJob, route: ImageRoute) -> ImageResult:
         assert self.comfyui is not None
@@ -250,47 +291,58 @@ class ImageService:
         if checkpoint is None:
             raise ImageRefused("ComfyUI has no checkpoint installed", status=503, code="no_checkpoint")
         route.model = f"comfyui/{checkpoint}"
-        base = load_workflow(self.settings.workflow)
+        try:
+            base = load_workflow(self.settings.workflow)
+        except (WorkflowError, ValueError) as exc:  # the configured workflow, not the request
+            raise ImageRefused(
+                f"the image workflow is broken: {exc}", status=503, code="bad_workflow"
+            ) from None
         seed0 = job.seed if job.seed is not None else secrets.randbelow(2**32)
+        negative = workflow_negative(job, self.settings)
+        # Filled before any GPU room is made: a value the workflow refuses costs no text model.
+        workflows = [
+            fill(
+                base,
+                prompt=job.prompt,
+                negative_prompt=negative,
+                width=width,
+                height=height,
+                steps=steps,
+                seed=seed0 + i,
+                checkpoint=checkpoint,
+            )
+            for i in range(job.n)
+        ]
         records: list[ImageRecord] = []
         data: list[bytes] = []
         async with self._one_at_a_time, self._gpu_room(comfyui):
             if self._release is not None:
                 self._release.cancel()
-            for i in range(job.n):
-                workflow = fill(
-                    base,
-                    prompt=job.prompt,
-                    negative_prompt=workflow_negative(job, self.settings),
-                    width=width,
-                    height=height,
-                    steps=steps,
-                    seed=seed0 + i,
-                    checkpoint=checkpoint,
-                )
-                images = await comfyui.generate(workflow, on_progress=job.on_progress)
-                for image in images[:1]:
-                    records.append(
-                        await self.dataset.add(
-                            image.data,
-                            request_id=job.request_id,
-                            app=job.app,
-                            source=job.source,
-                            prompt=job.prompt,
-                            negative_prompt=workflow_negative(job, self.settings),
-                            workflow=self.settings.workflow,
-                            checkpoint=checkpoint,
-                            model=route.model,
-                            seed=seed0 + i,
-                            steps=steps,
-                            width=width,
-                            height=height,
-                            private=route.private,
-                            variant_of=job.variant_of,
+            try:
+                for i, workflow in enumerate(workflows):
+                    for image in (await comfyui.generate(workflow, on_progress=job.on_progress))[:1]:
+                        records.append(
+                            await self.dataset.add(
+                                image.data,
+                                request_id=job.request_id,
+                                app=job.app,
+                                source=job.source,
+                                prompt=job.prompt,
+                                negative_prompt=negative,
+                                workflow=self.settings.workflow,
+                                checkpoint=checkpoint,
+                                model=route.model,
+                                seed=seed0 + i,
+                                steps=steps,
+                                width=width,
+                                height=height,
+                                private=route.private,
+                                variant_of=job.variant_of,
+                            )
                         )
-                    )
-                    data.append(image.data)
-            self._schedule_release(comfyui)
+                        data.append(image.data)
+            finally:  # after a failed job too: ComfyUI's models are released in their time
+                self._schedule_release(comfyui)
         self.drawn += len(records)
         return ImageResult(route, records, data, 0.0)
 

@@ -407,27 +407,31 @@ class ResidencyManager:
         while the block runs: idle text models are unloaded, least recently used first, until
         it fits, and no text model is loaded into that room meanwhile. Yields what it evicted."""
         evicted: list[str] = []
-        async with self._lock:
-            await self.read_machine()
-            self.reserved[holder] = nbytes
-            room = self.capacity_bytes() - sum(self._held(t) for t in self.tracked.values() if t.resident)
-            idle = [
-                t
-                for t in self.tracked.values()
-                if t.resident and t.in_flight == 0 and not t.waiting and t.model.id not in self.pinned
-            ]
-            for t in sorted(idle, key=lambda t: t.last_used):
-                if room >= 0:
-                    break
-                held = self._held(t)
-                await self._unload(t, reason=f"room for {holder}")
-                room += held
-                evicted.append(t.model.id)
-            self.last_decision = f"kept {nbytes / GB:.1f} GB for {holder}" + (
-                f", evicting {', '.join(evicted)}" if evicted else ""
-            )
-        self._publish("residency.reserve", {"holder": holder, "bytes": nbytes, "evicted": evicted})
+        self.reserved[holder] = nbytes
         try:
+            async with self._lock:
+                await self.read_machine()
+                room = self.capacity_bytes() - sum(self._held(t) for t in self.tracked.values() if t.resident)
+                idle = [
+                    t
+                    for t in self.tracked.values()
+                    if t.resident and t.in_flight == 0 and not t.waiting and t.model.id not in self.pinned
+                ]
+                for t in sorted(idle, key=lambda t: t.last_used):
+                    if room >= 0:
+                        break
+                    held = self._held(t)
+                    try:
+                        await self._unload(t, reason=f"room for {holder}")
+                    except BackendError as why:  # that backend is away: try the next model
+                        log.warning("residency: could not unload %s for %s: %s", t.model.id, holder, why)
+                        continue
+                    room += held
+                    evicted.append(t.model.id)
+                self.last_decision = f"kept {nbytes / GB:.1f} GB for {holder}" + (
+                    f", evicting {', '.join(evicted)}" if evicted else ""
+                )
+            self._publish("residency.reserve", {"holder": holder, "bytes": nbytes, "evicted": evicted})
             yield evicted
         finally:
             self.reserved.pop(holder, None)

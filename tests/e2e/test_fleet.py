@@ -295,3 +295,26 @@ def test_a_llama_cpp_router_that_may_hold_one_model_unloads_the_idle_one_first(s
         assert router.status["gemma"]["value"] == "unloaded" and router.status["qwen"]["value"] == "loaded"
         assert _chat(rh, "Again", model="router/qwen").status_code == 200
         assert router.paths("POST").count("/models/unload") == 1  # qwen is loaded now: nothing to evict
+
+
+def test_a_private_request_never_goes_to_a_host_off_the_users_network(start_daemon: Any) -> None:
+    home = _ollama([], "llama3.1:8b")
+    rented = _ollama(["llama3.1:8b"], "llama3.1:8b")
+    try:
+        rh = _daemon(
+            start_daemon,
+            [
+                {"name": "home", "url": home.url, "kind": "ollama"},
+                {"name": "rented", "url": rented.url, "kind": "ollama", "local": False},
+            ],
+        )
+        private = _chat(rh, "My SSN is 123-45-6789, file my taxes", model="rented/llama3.1:8b")
+        assert private.status_code == 200, private.text
+        assert private.headers["x-roundhouse-route-backend"] == "home"
+        # Loaded on the rented host, but not one of the local model's placements either.
+        plain = _chat(rh, "Hello", model="home/llama3.1:8b")
+        assert plain.headers["x-roundhouse-route-backend"] == "home"
+        assert not rented.bodies("/api/chat")
+    finally:
+        home.stop()
+        rented.stop()

@@ -227,3 +227,25 @@ def test_once_the_budget_is_spent_a_cloud_image_is_drawn_here_instead(
     assert third.status_code == 200 and third.headers["x-roundhouse-route-backend"] == "comfyui"
     assert "not the cloud" in third.headers["x-roundhouse-route-reasons"]
     assert len(openai_standin.requests) == 2
+
+
+def test_private_by_name_or_policy_stays_here_and_out_of_the_dataset(
+    start_daemon: Any, comfyui: ComfyUIStandin, openai_standin: OpenAIStandin, test_secrets: Secrets
+) -> None:
+    rh: RunningDaemon = start_daemon(
+        images={"comfyui_url": comfyui.url, "discover_local": False, "mode": "cloud"},
+        cloud=_cloud(openai_standin, test_secrets),
+        routing={"mode": "local"},
+        embedded={"enabled": False},
+    )
+    policy = httpx.post(rh.url + "/v1/images/generations", json={"prompt": "a kite"}, timeout=60)
+    assert policy.headers["x-roundhouse-route-backend"] == "comfyui"
+    assert "routing mode is local only" in policy.headers["x-roundhouse-route-reasons"]
+    named = httpx.post(
+        rh.url + "/v1/images/generations", json={"prompt": "my diary", "model": "private"}, timeout=60
+    )
+    assert named.status_code == 200 and "'private' asked" in named.headers["x-roundhouse-route-reasons"]
+    prompts = [
+        r["prompt"] for r in httpx.get(rh.url + "/control/v1/images/recent", timeout=30).json()["images"]
+    ]
+    assert prompts == ["a kite"] and not openai_standin.requests

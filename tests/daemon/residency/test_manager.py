@@ -265,3 +265,15 @@ async def test_memory_kept_for_an_image_job_leaves_a_model_in_use_alone(rig: Cal
     small = await r.target("ollama/small:latest")
     async with r.manager.hold(small), r.manager.hold_memory(4 * GiB, holder="comfyui") as evicted:
         assert evicted == [] and set(r.ollama.loaded) == {"small:latest"}
+
+
+async def test_a_model_that_will_not_unload_for_an_image_job_does_not_keep_the_room(
+    rig: Callable[..., Any],
+) -> None:
+    r: Rig = await rig([SMALL, BIG])
+    async with r.manager.hold(await r.target("ollama/small:latest")):
+        pass
+    r.ollama.failures.append((500, "runner is busy"))  # the unload is refused
+    async with r.manager.hold_memory(4 * GiB, holder="comfyui") as evicted:
+        assert evicted == []
+    assert (await r.manager.status())["reserved_for"] == {}
