@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -37,22 +38,7 @@ async def unload(
     timeout_s: float = UNLOAD_TIMEOUT_S,
 ) -> bool:
     """True once the host has let go of `model`."""
-    if not host.driven:
-        return False
-    engine = _Engine(host, client, api_key, timeout_s)
-    try:
-        async with asyncio.timeout(timeout_s):
-            if host.kind == "ollama":
-                response = await engine.post("/api/generate", {"model": model, "keep_alive": 0})
-                return response.is_success
-            if host.kind == "llamacpp":
-                response = await engine.post("/models/unload", {"model": model})
-                return response.is_success and await engine.router_settles(model, loaded=False)
-            response = await engine.post(f"/api/models/unload/{_path(model)}")
-            return response.is_success
-    except (httpx.HTTPError, TimeoutError) as error:
-        log.info("unloading %s on host %s failed: %s", model, host.name, type(error).__name__)
-        return False
+    return await _drive("unloading", _unload_on, host, client, model, api_key, timeout_s)
 
 
 async def load(
@@ -64,24 +50,50 @@ async def load(
     timeout_s: float = LOAD_TIMEOUT_S,
 ) -> bool:
     """True once `model` is loaded on the host; False where the kind has no load call."""
+    return await _drive("loading", _load_on, host, client, model, api_key, timeout_s)
+
+
+async def _drive(
+    doing: str,
+    call: Callable[[_Engine, str], Awaitable[bool]],
+    host: HostSettings,
+    client: httpx.AsyncClient,
+    model: str,
+    api_key: str | None,
+    timeout_s: float,
+) -> bool:
+    """`call` on a host that lets itself be driven, within `timeout_s`; False, never an error,
+    for a host that is down, refuses or is too slow."""
     if not host.driven:
         return False
-    engine = _Engine(host, client, api_key, timeout_s)
     try:
         async with asyncio.timeout(timeout_s):
-            if host.kind == "ollama":
-                return (await engine.post("/api/generate", {"model": model})).is_success
-            if host.kind == "llamacpp":
-                response = await engine.post("/models/load", {"model": model})
-                if response.status_code in (404, 405):
-                    return False  # a single-model server: its model is the process
-                # Its status in GET /models decides, whatever the load call answered.
-                return await engine.router_settles(model, loaded=True)
-            await engine.get(f"/upstream/{_path(model)}/")
-            return await engine.swap_running(model)
+            return await call(_Engine(host, client, api_key, timeout_s), model)
     except (httpx.HTTPError, TimeoutError) as error:
-        log.info("loading %s on host %s failed: %s", model, host.name, type(error).__name__)
+        log.info("%s %s on host %s failed: %s", doing, model, host.name, type(error).__name__)
         return False
+
+
+async def _unload_on(engine: _Engine, model: str) -> bool:
+    if engine.host.kind == "ollama":
+        return (await engine.post("/api/generate", {"model": model, "keep_alive": 0})).is_success
+    if engine.host.kind == "llamacpp":
+        response = await engine.post("/models/unload", {"model": model})
+        return response.is_success and await engine.router_settles(model, loaded=False)
+    return (await engine.post(f"/api/models/unload/{_path(model)}")).is_success
+
+
+async def _load_on(engine: _Engine, model: str) -> bool:
+    if engine.host.kind == "ollama":
+        return (await engine.post("/api/generate", {"model": model})).is_success
+    if engine.host.kind == "llamacpp":
+        response = await engine.post("/models/load", {"model": model})
+        if response.status_code in (404, 405):
+            return False  # a single-model server: its model is the process
+        # Its status in GET /models decides, whatever the load call answered.
+        return await engine.router_settles(model, loaded=True)
+    await engine.get(f"/upstream/{_path(model)}/")
+    return await engine.swap_running(model)
 
 
 class _Engine:
